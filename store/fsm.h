@@ -1,0 +1,132 @@
+/* store/fsm.h: berth's replicated state machine on LMDB (DESIGN.md section 3).
+ *
+ * The state machine applies commands (common/msg.h) in log order and answers reads. Apply
+ * is deterministic: a command's effect depends only on the command, its log index and the
+ * state before it: no clock (time comes inside commands, stamped by the leader), no
+ * randomness, and every iteration is in key order. Two members that applied the same
+ * entries hold the same logical database (compare with fsm_snapshot_write: the streams
+ * are byte-identical), whatever batches they committed them in.
+ *
+ * A business outcome (a compare that failed, a missing key, an `add` on a non-integer, an
+ * exceeded limit) is a result encoded into the reply, and the entry still counts as
+ * applied. fsm_apply fails only on local fatal conditions (the LMDB map is full, I/O
+ * error, corruption, out of memory): then the batch must be aborted, which leaves the
+ * database and every counter exactly as the last commit left them, and the node must
+ * stop applying (its log is intact; an operator grows the map and restarts it).
+ *
+ * Batches. Entries are applied inside one LMDB write transaction per batch:
+ * fsm_batch_begin, any number of fsm_apply, fsm_batch_commit. Results must not be
+ * released to clients before the commit returns 0 (reads would not see them yet).
+ *
+ * Restart. The applied index is written in the same LMDB transaction as the data it
+ * covers, so the database is always exactly "every entry up to applied". On restart,
+ * raft restores its latest snapshot and re-applies the entries after it. fsm_restore is
+ * skipped by the caller when fsm_applied() is already at or past the snapshot's index (the
+ * database already contains it), and fsm_apply skips every entry at or below the applied
+ * index (returning an empty result). Entries are never applied twice and never missed:
+ * raft only truncates its log below a snapshot, and a snapshot is only taken of applied
+ * state. With KV_SYNC_NOMETA an OS crash may roll the database back by the last commit;
+ * the applied index rolls back with it and raft re-applies those entries from its log,
+ * which is durable before anything is applied.
+ *
+ * Threads: one. Reads open their own read transaction and see the last commit. */
+#ifndef BERTH_STORE_FSM_H
+#define BERTH_STORE_FSM_H
+
+#include "common/msg.h"
+#include "store/kv.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Limits. Every member must run with the same values: they decide results. */
+struct fsm_config {
+	size_t max_key_bytes;    /* 1 KiB; at most KV_KEY_HARD_MAX */
+	size_t max_value_bytes;  /* 1 MiB */
+	uint32_t max_txn_ops;    /* 128: compares, success ops, failure ops, each */
+	size_t max_result_bytes; /* 3 MiB: a range cut here answers more = true */
+	uint32_t max_sessions;   /* 65,536 open sessions */
+	uint32_t max_leases;     /* 1,048,576 live leases */
+	size_t map_bytes;        /* LMDB map size: 64 GiB (address space only) */
+	enum kv_sync sync;       /* KV_SYNC_NOMETA */
+};
+
+#define FSM_LEASE_MAX_TTL_S 9000000000LL /* etcd's bound */
+#define FSM_SESSION_MAX_TTL_MS (7LL * 24 * 3600 * 1000)
+
+struct fsm_meta {
+	uint64_t applied;    /* last applied raft index */
+	uint64_t rev;        /* cluster revision */
+	uint64_t compacted;  /* reads below this revision answer E_COMPACTED */
+	uint64_t clock_ms;   /* max of the timestamps of applied commands */
+	uint64_t next_lease; /* next id the state machine assigns */
+	uint64_t nleases;
+	uint64_t nsessions;
+};
+
+struct fsm {
+	struct kv kv;
+	struct fsm_config cfg;
+	struct fsm_meta m;     /* working values (include the open batch) */
+	struct fsm_meta saved; /* values of the last commit */
+	MDB_txn *batch;        /* the open batch, or NULL */
+	/* The command being applied. */
+	MDB_txn *txn;      /* where writes go: the batch or a child of it */
+	uint64_t rev_next; /* revision its changes get */
+	uint32_t sub;      /* changes so far at rev_next */
+	bool changed;
+	uint64_t index;
+	char errmsg[256];
+};
+
+void fsm_config_default(struct fsm_config *c);
+/* 0, or BERTH_EBADREQ naming the bad limit in *why (static text). */
+int fsm_config_validate(const struct fsm_config *c, const char **why);
+
+/* Opens the database in directory dir (created if missing). Nothing to close on failure;
+ * errmsg says why. BERTH_EBUSY: another process holds the directory. */
+int fsm_open(struct fsm *f, const char *dir, const struct fsm_config *cfg);
+void fsm_close(struct fsm *f);
+
+int fsm_batch_begin(struct fsm *f);
+/* Applies the log entry at `index` (buf: one encoded command, maybe zero-padded) and
+ * appends its result (a reply map, common/reply.h) to out. An entry at or below the
+ * applied index is skipped and appends nothing. Returns 0 or a fatal error (above). */
+int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out);
+int fsm_batch_commit(struct fsm *f);
+void fsm_batch_abort(struct fsm *f);
+/* begin + apply + commit, aborting on failure. */
+int fsm_apply_one(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out);
+
+/* Answers a transaction without writes (gets and ranges, compares allowed) from the last
+ * commit, appending a reply map to out. Returns 0 (business errors are in the reply), or
+ * a fatal error. A transaction with writes answers BERTH_EBADREQ in the reply. */
+int fsm_read(struct fsm *f, const struct msg_txn *t, struct mp_buf *out);
+
+/* Committed values. */
+uint64_t fsm_applied(const struct fsm *f);
+uint64_t fsm_revision(const struct fsm *f);
+uint64_t fsm_compacted(const struct fsm *f);
+
+/* Snapshots: a versioned byte stream of the whole database, consistent while writes go
+ * on (it reads one LMDB read transaction). The callback returns 0 or an error that stops
+ * the stream. Format in docs/store.md. */
+typedef int (*fsm_write_fn)(void *ctx, const void *buf, size_t n);
+int fsm_snapshot_write(struct fsm *f, fsm_write_fn write, void *ctx);
+/* Replaces the whole database with a snapshot stream, atomically: on any error (bad
+ * magic or version, truncation, checksum, bad record, full map) nothing changes. Must not
+ * be called with a batch open. */
+typedef int (*fsm_read_fn)(void *ctx, void *buf, size_t n); /* exactly n bytes, or error */
+int fsm_restore(struct fsm *f, fsm_read_fn read, void *ctx);
+/* Convenience for a snapshot held in memory. */
+int fsm_restore_buf(struct fsm *f, const uint8_t *buf, size_t n);
+
+/* Leases as the leader's expiry clock needs them: id and TTL of every live lease, in id
+ * order. The callback returns 0 to go on. */
+typedef int (*fsm_lease_fn)(void *ctx, uint64_t id, int64_t ttl_s);
+int fsm_lease_foreach(struct fsm *f, fsm_lease_fn fn, void *ctx);
+
+/* Internal to store/: reads the meta table into m and checks the database format. */
+int fsm_meta_load(struct fsm *f, MDB_txn *txn, struct fsm_meta *m);
+
+#endif
