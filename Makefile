@@ -75,6 +75,7 @@ bench-fsm: $(BUILD)/bench-fsm
 check: test
 	@tools/check-format
 	@tools/check-layering
+	@tools/check-layering --self-test
 
 demo: | $(DEPS_STAMP)
 	@echo "make demo arrives with the replicated store (issue 3): three berth-store nodes,"

@@ -416,7 +416,9 @@ int kv_scan(struct kv *kv, MDB_txn *txn, struct bytes start, struct bytes end, k
 	if (rc != 0)
 		return kv_err(kv, rc, "scan cursor");
 	MDB_val k = {kv_scan_lower(start, lower), lower}, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && rv == 0;
+	/* LMDB refuses a zero-length key even to seek: an empty start is the first key. */
+	MDB_cursor_op first = k.mv_size == 0 ? MDB_FIRST : MDB_SET_RANGE;
+	for (rc = mdb_cursor_get(cur, &k, &v, first); rc == 0 && rv == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct kv_rec r;
 		if ((rv = kv_rec_read(&v, &r)) == 0)

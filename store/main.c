@@ -2,6 +2,7 @@
  * a data directory. The server (raft, the client API) arrives with issue 3. */
 #include "common/err.h"
 #include "store/fsm.h"
+#include "store/version.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 static void main_usage(FILE *to)
 {
 	fprintf(to, "usage: berth-store dump DIR [--values]\n"
+		    "       berth-store --version\n"
 		    "  Prints a data directory's state: counters, every live key with its\n"
 		    "  create/mod revision, version and lease, and the size of the history.\n"
 		    "  The directory must not be in use by a running node.\n");
@@ -91,6 +93,12 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		main_usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		int v = version_raft_built();
+		printf("berth-store %s (libraft %d.%d.%d)\n", BERTH_VERSION, v / 10000,
+		       v / 100 % 100, v % 100);
 		return 0;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "dump")) {

@@ -355,17 +355,22 @@ static int txn_del(struct txn_ctx *x, const struct msg_op *op)
 	return rv;
 }
 
-static int txn_run(struct txn_ctx *x, const struct msg_txn *t)
+/* A branch with a write and anything after or before it can meet a business error after
+ * writing: such a branch runs in a nested LMDB transaction that an error aborts. A branch
+ * of one operation needs none: every error it can meet comes before its write. */
+static bool txn_needs_child(const struct msg_op *ops, uint32_t n)
 {
-	struct fsm *f = x->f;
-	bool ok = true;
-	int rv = txn_check(&f->cfg, t, x->write);
-	for (uint32_t i = 0; rv == 0 && ok && i < t->ncmp; i++)
-		rv = txn_compare(x, &t->cmp[i], &ok);
-	if (rv != 0)
-		return rv;
-	const struct msg_op *ops = ok ? t->succ : t->fail;
-	uint32_t n = ok ? t->nsucc : t->nfail;
+	if (n < 2)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (ops[i].type != MSG_OP_RANGE)
+			return true;
+	return false;
+}
+
+static int txn_run_ops(struct txn_ctx *x, const struct msg_op *ops, uint32_t n, bool ok)
+{
+	int rv = 0;
 	msgpack_packer *pk = &x->out->pk;
 	msgpack_pack_map(pk, 3);
 	mp_pack_kv_bool(pk, "ok", ok);
@@ -390,6 +395,34 @@ static int txn_run(struct txn_ctx *x, const struct msg_txn *t)
 	return rv;
 }
 
+static int txn_run(struct txn_ctx *x, const struct msg_txn *t)
+{
+	struct fsm *f = x->f;
+	MDB_txn *child = NULL;
+	bool ok = true;
+	int rc, rv = txn_check(&f->cfg, t, x->write);
+	for (uint32_t i = 0; rv == 0 && ok && i < t->ncmp; i++)
+		rv = txn_compare(x, &t->cmp[i], &ok);
+	if (rv != 0)
+		return rv;
+	const struct msg_op *ops = ok ? t->succ : t->fail;
+	uint32_t n = ok ? t->nsucc : t->nfail;
+	if (x->write && txn_needs_child(ops, n)) {
+		if ((rc = mdb_txn_begin(f->kv.env, f->batch, 0, &child)) != 0)
+			return kv_err(&f->kv, rc, "txn child begin");
+		f->txn = x->txn = child;
+	}
+	rv = txn_run_ops(x, ops, n, ok);
+	if (child != NULL) {
+		f->txn = x->txn = f->batch;
+		if (rv == 0 && (rc = mdb_txn_commit(child)) != 0)
+			rv = kv_err(&f->kv, rc, "txn child commit");
+		else if (rv != 0)
+			mdb_txn_abort(child);
+	}
+	return rv;
+}
+
 /* Packs the closing "rev" field, or replaces a partial reply with an error reply. */
 static int txn_finish(struct mp_buf *out, size_t mark, int rv, uint64_t rev)
 {
@@ -404,40 +437,11 @@ static int txn_finish(struct mp_buf *out, size_t mark, int rv, uint64_t rev)
 	return mp_buf_error(out);
 }
 
-static uint32_t txn_writes(const struct msg_txn *t)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < t->nsucc; i++)
-		n += t->succ[i].type != MSG_OP_RANGE;
-	uint32_t m = 0;
-	for (uint32_t i = 0; i < t->nfail; i++)
-		m += t->fail[i].type != MSG_OP_RANGE;
-	return n > m ? n : m;
-}
-
 int txn_apply(struct fsm *f, const struct msg_txn *t, struct mp_buf *out)
 {
 	size_t mark = out->len;
-	MDB_txn *child = NULL;
-	int rc, rv;
-	/* A transaction that may write twice runs in a nested LMDB transaction, so that a
-	 * business error after the first write can undo it. One write needs no undo: every
-	 * error it can meet comes before it writes. */
-	if (txn_writes(t) > 1) {
-		if ((rc = mdb_txn_begin(f->kv.env, f->batch, 0, &child)) != 0)
-			return kv_err(&f->kv, rc, "txn child begin");
-		f->txn = child;
-	}
 	struct txn_ctx x = {f, f->txn, true, f->m.rev, f->m.compacted, out};
-	rv = txn_run(&x, t);
-	if (child != NULL) {
-		f->txn = f->batch;
-		if (rv == 0 && (rc = mdb_txn_commit(child)) != 0) {
-			rv = kv_err(&f->kv, rc, "txn child commit");
-		} else if (rv != 0) {
-			mdb_txn_abort(child);
-		}
-	}
+	int rv = txn_run(&x, t);
 	if (rv != 0) {
 		f->sub = 0;
 		f->changed = false;
