@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,11 @@ int mp_validate(const uint8_t *buf, size_t n, unsigned max_depth, size_t *used)
 		need[top]--;
 		if (pos >= n)
 			return BERTH_EBADREQ;
+		uint8_t b = buf[pos];
+		bool container = (b & 0xe0) == 0x80 || (b >= 0xdc && b <= 0xdf);
+		/* A container counts for depth even when empty: the bound is on nesting. */
+		if (container && top + 1 > max_depth)
+			return BERTH_EBADREQ;
 		size_t hdr;
 		uint64_t payload, children;
 		if (mp_head(buf, n, pos, &hdr, &payload, &children) != 0)
@@ -121,7 +127,7 @@ int mp_validate(const uint8_t *buf, size_t n, unsigned max_depth, size_t *used)
 		if (children > 0) {
 			/* Every child takes at least one byte: a count larger than the bytes
 			 * left is a lie, refused before anything is allocated. */
-			if (children > n - pos || top + 1 >= max_depth + 1)
+			if (children > n - pos)
 				return BERTH_EBADREQ;
 			need[++top] = children;
 		}
