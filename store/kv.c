@@ -387,7 +387,8 @@ static int kv_scan_add(struct kv_scan *s, const uint8_t *ek, size_t n, const str
 static size_t kv_scan_lower(struct bytes start, uint8_t *out)
 {
 	if (start.n <= KV_INLINE) {
-		memcpy(out, start.p, start.n);
+		if (start.n > 0) /* an empty key may be {NULL, 0}: memcpy from NULL is undefined */
+			memcpy(out, start.p, start.n);
 		return start.n;
 	}
 	memcpy(out, start.p, KV_INLINE);

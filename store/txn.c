@@ -190,7 +190,9 @@ static int txn_range(struct txn_ctx *x, const struct msg_op *op)
 	struct fsm *f = x->f;
 	uint8_t ebuf[KV_KEY_HARD_MAX];
 	struct bytes start, end;
-	bool single, past = op->rev != 0 && op->rev != x->rev;
+	/* A read at the revision the transaction started from must not see the transaction's
+	 * own writes (they are at rev + 1): once it has written, read history. */
+	bool single, past = op->rev != 0 && (op->rev != x->rev || (x->write && f->changed));
 	struct txn_collect c = {.limit = op->limit,
 				.max_bytes = f->cfg.max_result_bytes,
 				.want = !(op->flags & MSG_F_COUNT_ONLY)};
