@@ -14,10 +14,11 @@ PKGS      := raft libuv lmdb msgpack jansson zlib
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -MMD -MP
-LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
-TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+TEST_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Dependencies: install what pkg-config cannot find (tools/install-deps is idempotent).
+# LDLIBS and TEST_LIBS are recursive (=) on purpose: they must be read after this runs.
 DEPS_STAMP := $(BUILD)/.deps-ok
 $(DEPS_STAMP):
 	@pkg-config --exists $(PKGS) cmocka && pkg-config --atleast-version=0.22 raft || tools/install-deps

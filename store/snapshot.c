@@ -130,7 +130,13 @@ int fsm_snapshot_write(struct fsm *f, fsm_write_fn write, void *ctx)
 		kv_be64_put(tr + 1, count);
 		snap_put(o, tr, 9);
 		snap_u32(tr, (uint32_t)o->crc);
-		memcpy(o->buf + o->len, tr, 4); /* the CRC is not part of what it covers */
+		/* The CRC is not part of what it covers, so it bypasses snap_put: flush first
+		 * when the chunk has no room left for it. */
+		if (o->err == 0 && o->len + 4 > SNAP_CHUNK) {
+			o->err = o->write(o->ctx, o->buf, o->len);
+			o->len = 0;
+		}
+		memcpy(o->buf + o->len, tr, 4);
 		o->len += 4;
 		rv = o->err ? o->err : write(ctx, o->buf, o->len);
 	}
