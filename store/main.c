@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void main_usage(FILE *to)
 {
@@ -62,6 +63,15 @@ static int main_dump(const char *dir, bool values)
 	MDB_stat st;
 	struct main_dump d = {values, 0};
 
+	/* An inspection must not create anything: refuse a directory without a database. */
+	char path[4096];
+	struct stat st_data;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (stat(path, &st_data) != 0) {
+		fprintf(stderr,
+			"berth-store dump: %s is not a berth data directory (no data.mdb)\n", dir);
+		return 1;
+	}
 	fsm_config_default(&cfg);
 	int rv = fsm_open(&f, dir, &cfg);
 	if (rv != 0) {
