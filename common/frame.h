@@ -38,6 +38,9 @@
 #include <stdint.h>
 
 #define FRAME_HEADER_BYTES 4
+/* The default cap on one frame's payload (DESIGN.md section 3: one request frame at most
+ * 4 MiB); servers and clients may configure another per reader. */
+#define FRAME_MAX_DEFAULT ((size_t)4 << 20)
 /* A buffer grown past this is shrunk back to it when the next, smaller, frame starts. */
 #define FRAME_KEEP_BYTES (64 * 1024)
 

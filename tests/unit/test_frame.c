@@ -292,6 +292,39 @@ static void test_frame_max_size(void **state)
 	free(body);
 }
 
+/* The default limit: a 4 MiB frame passes, one byte more is refused from its header. */
+static void test_frame_default_limit(void **state)
+{
+	struct frame_reader r;
+	const uint8_t *payload;
+	size_t len, used;
+	uint8_t hdr[4];
+	uint8_t *body = malloc(FRAME_MAX_DEFAULT);
+
+	(void)state;
+	assert_non_null(body);
+	assert_int_equal(FRAME_MAX_DEFAULT, 4 * 1024 * 1024);
+	fill(body, FRAME_MAX_DEFAULT, 7);
+	assert_int_equal(frame_reader_init(&r, FRAME_MAX_DEFAULT), 0);
+	assert_int_equal(frame_encode_header(FRAME_MAX_DEFAULT, FRAME_MAX_DEFAULT, hdr), 0);
+	assert_int_equal(frame_reader_feed(&r, hdr, 4, &used), 0);
+	assert_int_equal(frame_reader_feed(&r, body, FRAME_MAX_DEFAULT, &used), 0);
+	assert_int_equal(used, FRAME_MAX_DEFAULT);
+	assert_int_equal(frame_reader_next(&r, &payload, &len), 0);
+	assert_int_equal(len, FRAME_MAX_DEFAULT);
+	assert_memory_equal(payload, body, FRAME_MAX_DEFAULT);
+	assert_int_equal(frame_encode_header(FRAME_MAX_DEFAULT + 1, FRAME_MAX_DEFAULT, hdr),
+			 BERTH_ETOOLARGE);
+	hdr[0] = 0x00;
+	hdr[1] = 0x40;
+	hdr[2] = 0x00;
+	hdr[3] = 0x01; /* 4 MiB + 1 */
+	assert_int_equal(frame_reader_feed(&r, hdr, 4, &used), BERTH_ETOOLARGE);
+	assert_int_equal(frame_reader_next(&r, &payload, &len), BERTH_ETOOLARGE);
+	frame_reader_close(&r);
+	free(body);
+}
+
 static void test_frame_zero_length(void **state)
 {
 	struct frame_reader r;
@@ -508,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_frame_split_every_position),
 		cmocka_unit_test(test_frame_header_split),
 		cmocka_unit_test(test_frame_max_size),
+		cmocka_unit_test(test_frame_default_limit),
 		cmocka_unit_test(test_frame_zero_length),
 		cmocka_unit_test(test_frame_poisoned),
 		cmocka_unit_test(test_frame_huge_claim_small_buffer),
