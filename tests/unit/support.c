@@ -33,14 +33,19 @@ void support_rmrf(const char *path)
 	nftw(path, support_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void tfsm_config(struct fsm_config *c)
+{
+	fsm_config_default(c);
+	c->sync = KV_SYNC_NONE;
+	c->map_bytes = (size_t)1 << 30;
+}
+
 void tfsm_open(struct tfsm *t, const struct fsm_config *cfg)
 {
 	struct fsm_config def;
 	memset(t, 0, sizeof(*t));
 	if (cfg == NULL) {
-		fsm_config_default(&def);
-		def.sync = KV_SYNC_NONE;
-		def.map_bytes = (size_t)1 << 30;
+		tfsm_config(&def);
 		cfg = &def;
 	}
 	t->dir = support_tmpdir();
@@ -50,6 +55,25 @@ void tfsm_open(struct tfsm *t, const struct fsm_config *cfg)
 	assert(rv == 0);
 	t->index = fsm_applied(&t->f);
 	mp_buf_init(&t->out);
+}
+
+int tfsm_reopen(struct tfsm *t, const struct fsm_config *cfg)
+{
+	struct fsm_config def;
+	uint64_t applied = fsm_applied(&t->f);
+	if (cfg == NULL) {
+		tfsm_config(&def);
+		cfg = &def;
+	}
+	fsm_close(&t->f);
+	int rv = fsm_open(&t->f, t->dir, cfg);
+	if (rv != 0) {
+		fprintf(stderr, "fsm_open: %s\n", t->f.errmsg);
+		return rv;
+	}
+	assert(fsm_applied(&t->f) == applied);
+	t->index = applied;
+	return 0;
 }
 
 void tfsm_close(struct tfsm *t)

@@ -23,8 +23,15 @@ struct tfsm {
 	uint8_t *last; /* bytes of the last reply (owned) */
 	size_t last_len;
 };
+/* The configuration tfsm_open uses when given NULL: default limits, no fsync, a 1 GiB
+ * map. Tests change limits on top of it. */
+void tfsm_config(struct fsm_config *c);
 void tfsm_open(struct tfsm *t, const struct fsm_config *cfg); /* asserts success */
 void tfsm_close(struct tfsm *t);                              /* and removes the dir */
+/* Closes the state machine and opens its directory again with cfg (NULL: tfsm_config).
+ * Returns fsm_open's result; on success the applied index is what it was, and t->index
+ * follows it. */
+int tfsm_reopen(struct tfsm *t, const struct fsm_config *cfg);
 
 /* Encodes c, applies it at the next index in its own batch, decodes the reply into r
  * (reply_free it). Returns fsm_apply's result (0 unless fatal). */

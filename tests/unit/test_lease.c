@@ -23,14 +23,6 @@
 	_assert_int_equal(cast_to_largest_integral_type(a), cast_to_largest_integral_type(b),      \
 			  file, line)
 
-/* The configuration tfsm_open uses when given NULL: tests change limits on top of it. */
-static void test_config(struct fsm_config *c)
-{
-	fsm_config_default(c);
-	c->sync = KV_SYNC_NONE;
-	c->map_bytes = (size_t)1 << 30;
-}
-
 /* Applies a lease grant and checks the reply's shape: on success id and ttl come back
  * and the revision does not move; on failure only {err, rev}. Returns the reply's err,
  * and the granted id in *id (0 on failure). */
@@ -301,7 +293,7 @@ static void test_lease_grant_max_leases(void **state)
 	struct tfsm t;
 	struct fsm_config cfg;
 	uint64_t id;
-	test_config(&cfg);
+	tfsm_config(&cfg);
 	cfg.max_leases = 3;
 	tfsm_open(&t, &cfg);
 	assert_int_equal(grant_ok(&t, 0, 5), 1);
@@ -702,26 +694,13 @@ static void test_lease_foreach(void **state)
 
 /* ---- restart ---- */
 
-/* Closes the state machine and opens its directory again with cfg. */
-static void reopen(struct tfsm *t, const struct fsm_config *cfg)
-{
-	uint64_t applied = fsm_applied(&t->f);
-	fsm_close(&t->f);
-	int rv = fsm_open(&t->f, t->dir, cfg);
-	if (rv != 0)
-		fprintf(stderr, "fsm_open: %s\n", t->f.errmsg);
-	assert_int_equal(rv, 0);
-	assert_int_equal(fsm_applied(&t->f), applied);
-	t->index = applied;
-}
-
 static void test_lease_survives_reopen(void **state)
 {
 	(void)state;
 	struct tfsm t;
 	struct fsm_config cfg;
 	uint64_t rev, id;
-	test_config(&cfg);
+	tfsm_config(&cfg);
 	cfg.max_leases = 4;
 	tfsm_open(&t, &cfg);
 	uint64_t l1 = grant_ok(&t, 0, 10), l2 = grant_ok(&t, 0, 20);
@@ -729,7 +708,7 @@ static void test_lease_survives_reopen(void **state)
 	put_ok(&t, "a", "1", l1);
 	put_ok(&t, "b", "2", l2);
 	put_ok(&t, "c", "3", l1);
-	reopen(&t, &cfg);
+	assert_int_equal(tfsm_reopen(&t, &cfg), 0);
 	assert_int_equal(t.f.m.nleases, 3);
 	assert_int_equal(t.f.m.next_lease, 2);
 	assert_int_equal(fsm_revision(&t.f), 3);

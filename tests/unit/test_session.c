@@ -22,14 +22,6 @@
 	_assert_int_equal(cast_to_largest_integral_type(a), cast_to_largest_integral_type(b),      \
 			  file, line)
 
-/* The configuration tfsm_open uses when given NULL: tests change limits on top of it. */
-static void test_config(struct fsm_config *c)
-{
-	fsm_config_default(c);
-	c->sync = KV_SYNC_NONE;
-	c->map_bytes = (size_t)1 << 30;
-}
-
 /* Opens a session at time_ms. Returns the reply's err and the session id in *id; checks
  * that a session's id is the index of the entry that opened it and that the revision
  * does not move. */
@@ -389,7 +381,7 @@ static void test_session_max_sessions(void **state)
 	struct tfsm t;
 	struct fsm_config cfg;
 	uint64_t id;
-	test_config(&cfg);
+	tfsm_config(&cfg);
 	cfg.max_sessions = 3;
 	tfsm_open(&t, &cfg);
 	uint64_t s1 = sopen_ok(&t, 10000, 1000);
@@ -452,33 +444,20 @@ static void test_session_bad_ttl(void **state)
 
 /* ---- restart ---- */
 
-/* Closes the state machine and opens its directory again with cfg. */
-static void reopen(struct tfsm *t, const struct fsm_config *cfg)
-{
-	uint64_t applied = fsm_applied(&t->f);
-	fsm_close(&t->f);
-	int rv = fsm_open(&t->f, t->dir, cfg);
-	if (rv != 0)
-		fprintf(stderr, "fsm_open: %s\n", t->f.errmsg);
-	assert_int_equal(rv, 0);
-	assert_int_equal(fsm_applied(&t->f), applied);
-	t->index = applied;
-}
-
 static void test_session_survives_reopen(void **state)
 {
 	(void)state;
 	struct tfsm t;
 	struct fsm_config cfg;
 	uint64_t id;
-	test_config(&cfg);
+	tfsm_config(&cfg);
 	cfg.max_sessions = 2;
 	tfsm_open(&t, &cfg);
 	uint64_t s1 = sopen_ok(&t, 10000, 1000);
 	uint64_t s2 = sopen_ok(&t, 10000, 60000);
 	assert_int_equal(swrite(&t, 10500, s1, 1, op_put("a", "1")), 0); /* deadline 11,500 */
 	struct saved first = save_last(&t);
-	reopen(&t, &cfg);
+	assert_int_equal(tfsm_reopen(&t, &cfg), 0);
 	assert_int_equal(t.f.m.nsessions, 2);
 	assert_int_equal(t.f.m.clock_ms, 10500);
 	assert_int_equal(fsm_revision(&t.f), 1);
@@ -492,7 +471,7 @@ static void test_session_survives_reopen(void **state)
 	assert_int_equal(swrite(&t, 10600, s1, 1, op_put("a", "1")), BERTH_ESTALESEQ);
 	/* The count still limits. */
 	assert_int_equal(sopen(&t, 10600, 1000, &id), BERTH_ETOOLARGE);
-	reopen(&t, &cfg);
+	assert_int_equal(tfsm_reopen(&t, &cfg), 0);
 	/* The deadlines came back too. */
 	tick(&t, 11600);
 	assert_int_equal(t.f.m.nsessions, 2);
