@@ -120,6 +120,10 @@ typedef int (*fsm_read_fn)(void *ctx, void *buf, size_t n); /* exactly n bytes, 
 int fsm_restore(struct fsm *f, fsm_read_fn read, void *ctx);
 /* Convenience for a snapshot held in memory. */
 int fsm_restore_buf(struct fsm *f, const uint8_t *buf, size_t n);
+/* The applied index recorded in a snapshot held in memory, without restoring it: 0, or
+ * BERTH_ECORRUPT when the header or the meta records cannot be read. (The CRC is only
+ * checked by a restore.) */
+int fsm_snapshot_peek(const uint8_t *buf, size_t n, uint64_t *applied);
 
 /* Leases as the leader's expiry clock needs them: id and TTL of every live lease, in id
  * order. The callback returns 0 to go on. */

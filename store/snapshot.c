@@ -292,3 +292,34 @@ int fsm_restore_buf(struct fsm *f, const uint8_t *buf, size_t n)
 	struct snap_in in = {snap_buf_read, &b, crc32(0, Z_NULL, 0), &b};
 	return snap_restore(f, &in);
 }
+
+int fsm_snapshot_peek(const uint8_t *buf, size_t n, uint64_t *applied)
+{
+	size_t pos = 12;
+	*applied = 0;
+	if (n < 12 || memcmp(buf, SNAP_MAGIC, 8) != 0 || snap_get32(buf + 8) != SNAP_VERSION)
+		return BERTH_ECORRUPT;
+	/* Meta records come first (table 1); a missing "applied" reads 0, as in the table. */
+	while (pos < n && buf[pos] == 1) {
+		if (n - pos < 5)
+			return BERTH_ECORRUPT;
+		size_t kn = snap_get32(buf + pos + 1);
+		pos += 5;
+		if (kn > n - pos || n - pos - kn < 4)
+			return BERTH_ECORRUPT;
+		const uint8_t *k = buf + pos;
+		pos += kn;
+		size_t vn = snap_get32(buf + pos);
+		pos += 4;
+		if (vn > n - pos)
+			return BERTH_ECORRUPT;
+		if (kn == 7 && memcmp(k, "applied", 7) == 0) {
+			if (vn != 8)
+				return BERTH_ECORRUPT;
+			*applied = kv_be64_get(buf + pos);
+			return 0;
+		}
+		pos += vn;
+	}
+	return pos < n ? 0 : BERTH_ECORRUPT;
+}
