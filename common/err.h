@@ -35,7 +35,8 @@
 	X(BERTH_ECANCELED, 7023, "canceled")                                                       \
 	X(BERTH_EINTERNAL, 7024, "internal error")                                                 \
 	X(BERTH_EPROTO, 7025, "protocol version not supported")                                    \
-	X(BERTH_EBUSY, 7026, "busy: too many requests in flight")
+	X(BERTH_EBUSY, 7026, "busy: too many requests in flight")                                  \
+	X(BERTH_ENOCONN, 7027, "no member reachable: the request was not sent")
 
 enum berth_err {
 	BERTH_OK = 0,

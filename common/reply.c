@@ -69,18 +69,13 @@ static int reply_op_unpack(const msgpack_object *o, struct reply_op *op)
 	return 0;
 }
 
-int reply_decode(const uint8_t *buf, size_t n, struct reply *r)
+int reply_unpack(const msgpack_object *m, struct reply *r)
 {
-	struct mp_doc d;
 	int64_t err;
-	int ok = 0, rv;
+	int ok = 0, rv = BERTH_EBADREQ;
 	const msgpack_object *o;
 	memset(r, 0, sizeof(*r));
-	if ((rv = mp_doc_init(&d, buf, n)) != 0)
-		return rv;
-	const msgpack_object *m = d.root;
-	rv = BERTH_EBADREQ;
-	if (m->type != MSGPACK_OBJECT_MAP || mp_opt_i64(m, "err", 0, &err) ||
+	if (m == NULL || m->type != MSGPACK_OBJECT_MAP || mp_opt_i64(m, "err", 0, &err) ||
 	    !err_known((int)err) || err != (int)err || mp_opt_u64(m, "rev", 0, &r->rev) ||
 	    mp_opt_u64(m, "id", 0, &r->id) || mp_opt_i64(m, "ttl", 0, &r->ttl))
 		goto out;
@@ -105,9 +100,20 @@ int reply_decode(const uint8_t *buf, size_t n, struct reply *r)
 	}
 	rv = 0;
 out:
-	mp_doc_close(&d);
 	if (rv != 0)
 		reply_free(r);
+	return rv;
+}
+
+int reply_decode(const uint8_t *buf, size_t n, struct reply *r)
+{
+	struct mp_doc d;
+	int rv;
+	memset(r, 0, sizeof(*r));
+	if ((rv = mp_doc_init(&d, buf, n)) != 0)
+		return rv;
+	rv = reply_unpack(d.root, r);
+	mp_doc_close(&d);
 	return rv;
 }
 

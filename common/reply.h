@@ -44,6 +44,9 @@ struct reply {
 
 /* 0, BERTH_EBADREQ or BERTH_ENOMEM; nothing to free on failure. */
 int reply_decode(const uint8_t *buf, size_t n, struct reply *r);
+/* The same from an already unpacked object (a reply embedded in a response): the reply
+ * borrows from the buffer that object was unpacked from. */
+int reply_unpack(const msgpack_object *o, struct reply *r);
 void reply_free(struct reply *r);
 
 /* Encoding, for the state machine: a whole error result, and one kv. */

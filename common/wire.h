@@ -1,0 +1,82 @@
+/* common/wire.h: what the server sends back: the response envelope and node status.
+ *
+ * Every response is one frame (common/frame.h) holding a msgpack map:
+ *   {id: request id, err: request-level error (absent = ok), leader: "host:port" (with
+ *    BERTH_ENOTLEADER, when the leader is known), h: header, r: reply (common/reply.h),
+ *    st: status}
+ * The header {rev, term, index, member, leader} says which revision the answer reflects,
+ * the answering member's raft term and applied index, its id and the leader it knows.
+ * A request-level error means the request did not reach the state machine on this node
+ * (not leader, unavailable, bad request, too large, unauthorized...); err_indeterminate()
+ * tells whether it may still take effect. A reply's own err is the state machine's answer.
+ * docs/protocol.md has the whole protocol. Decoding borrows from the input buffer. */
+#ifndef BERTH_COMMON_WIRE_H
+#define BERTH_COMMON_WIRE_H
+
+#include "common/reply.h"
+
+struct wire_header {
+	uint64_t rev;
+	uint64_t term;
+	uint64_t index;
+	uint64_t member;
+	uint64_t leader;
+};
+
+enum wire_role { WIRE_VOTER = 0, WIRE_STANDBY, WIRE_SPARE, WIRE_ROLE_COUNT };
+enum wire_state {
+	WIRE_FOLLOWER = 0,
+	WIRE_CANDIDATE,
+	WIRE_LEADER,
+	WIRE_UNAVAILABLE,
+	WIRE_STATE_COUNT
+};
+
+struct wire_member {
+	uint64_t id;
+	struct bytes peer;   /* raft address */
+	struct bytes client; /* client API address */
+	uint8_t role;        /* enum wire_role */
+};
+
+#define WIRE_MAX_MEMBERS 64
+
+struct wire_status {
+	uint64_t id;
+	struct bytes peer;
+	struct bytes client;
+	uint8_t state; /* enum wire_state */
+	uint64_t term;
+	uint64_t commit;
+	uint64_t applied;
+	uint64_t rev;
+	uint64_t compacted;
+	uint64_t leader;
+	uint32_t nmembers;
+	struct wire_member members[WIRE_MAX_MEMBERS];
+};
+
+struct wire_resp {
+	uint64_t id;
+	int err;
+	struct bytes leader;
+	struct wire_header hdr;
+	bool has_reply;
+	struct reply reply;
+	bool has_status;
+	struct wire_status status;
+};
+
+/* Appends one response map to b. reply (may be NULL) is an already encoded reply map,
+ * copied as is; leader may be NULL; st may be NULL. */
+void wire_resp_pack(struct mp_buf *b, uint64_t id, int err, const char *leader,
+		    const struct wire_header *h, const uint8_t *reply, size_t reply_len,
+		    const struct wire_status *st);
+/* 0, BERTH_EBADREQ or BERTH_ENOMEM; nothing to free on failure. */
+int wire_resp_decode(const uint8_t *buf, size_t n, struct wire_resp *r);
+void wire_resp_free(struct wire_resp *r);
+
+const char *wire_state_name(uint8_t state);
+const char *wire_role_name(uint8_t role);
+
+#endif
