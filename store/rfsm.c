@@ -208,6 +208,18 @@ void rfsm_drop(struct rfsm *s)
 	s->nreplies = 0;
 }
 
+void rfsm_drop_upto(struct rfsm *s, uint64_t index)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < s->nreplies; i++) {
+		if (s->replies[i].index <= index)
+			free(s->replies[i].bytes);
+		else
+			s->replies[j++] = s->replies[i];
+	}
+	s->nreplies = j;
+}
+
 int rfsm_fatal(const struct rfsm *s)
 {
 	return s->fatal;

@@ -65,9 +65,13 @@ uint64_t rfsm_committed(const struct rfsm *s);
 /* Takes the reply of the entry at index (ownership of *bytes moves to the caller, free()).
  * 0, or BERTH_ENOTFOUND when no such reply is kept. */
 int rfsm_take(struct rfsm *s, uint64_t index, struct rfsm_reply *out);
-/* Frees every reply nobody took (followers' entries, entries of earlier leaders). Call
- * after the apply callbacks of a loop iteration have run. */
+/* Frees every reply nobody took (followers' entries, entries of earlier leaders). */
 void rfsm_drop(struct rfsm *s);
+/* Frees the replies of entries at or below index. raft_uv fires apply callbacks from its
+ * own prepare and check handles, so a callback may come one loop iteration after its
+ * apply: a server drops, at each iteration's end, what was already applied at the end of
+ * the previous one. */
+void rfsm_drop_upto(struct rfsm *s, uint64_t index);
 int rfsm_fatal(const struct rfsm *s);
 
 #endif

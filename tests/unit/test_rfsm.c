@@ -168,9 +168,15 @@ static void test_rfsm_replies_wait_for_commit(void **state)
 	/* A flush with nothing open commits nothing. */
 	assert_int_equal(rfsm_flush(&o.s), 0);
 	assert_int_equal(rfsm_committed(&o.s), 1);
-	/* Replies nobody took are dropped (LeakSanitizer checks they are freed). */
-	rfsm_drop(&o.s);
+	/* Replies nobody took are dropped (LeakSanitizer checks they are freed): up to an
+	 * index first, then all. */
+	rfsm_drop_upto(&o.s, w[0].req.index);
 	assert_int_equal(rfsm_take(&o.s, w[0].req.index, &rep), BERTH_ENOTFOUND);
+	assert_int_equal(rfsm_take(&o.s, w[2].req.index, &rep), 0);
+	assert_int_equal(rep.index, w[2].req.index);
+	free(rep.bytes);
+	rfsm_drop(&o.s);
+	assert_int_equal(o.s.nreplies, 0);
 	one_close(&o);
 }
 
