@@ -1,22 +1,18 @@
-/* store/main.c: the berth-store program. Today: `berth-store dump DIR`, an offline look at
- * a data directory. The server (raft, the client API) arrives with issue 3. */
+/* store/main.c: the berth-store program: a member of a cluster (store/node.h), or
+ * `berth-store dump DIR`, an offline look at a data directory. */
 #include "common/err.h"
+#include "common/log.h"
+#include "store/config.h"
+#include "store/node.h"
 #include "store/fsm.h"
 #include "store/version.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static void main_usage(FILE *to)
-{
-	fprintf(to, "usage: berth-store dump DIR [--values]\n"
-		    "       berth-store --version\n"
-		    "  Prints a data directory's state: counters, every live key with its\n"
-		    "  create/mod revision, version and lease, and the size of the history.\n"
-		    "  The directory must not be in use by a running node.\n");
-}
 
 /* Prints bytes as text, escaping anything not printable; at most max bytes. */
 static void main_print_bytes(struct bytes b, size_t max)
@@ -99,20 +95,58 @@ static int main_dump(const char *dir, bool values)
 	return rv ? 1 : 0;
 }
 
+static int main_run(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	enum log_level level;
+	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_HELP:
+		config_usage(stdout);
+		return 0;
+	case CONFIG_ERROR:
+		fprintf(stderr, "berth-store: %s\n(berth-store --help lists the options)\n", err);
+		return 2;
+	default:
+		break;
+	}
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "store %llu", (unsigned long long)cfg.id);
+	log_parse_level(cfg.log_level, &level);
+	log_set_level(level);
+	log_set_prefix(prefix);
+	signal(SIGPIPE, SIG_IGN);
+
+	uv_loop_t loop;
+	struct node *n = malloc(sizeof(*n));
+	if (n == NULL || uv_loop_init(&loop) != 0) {
+		fprintf(stderr, "berth-store: out of memory\n");
+		free(n);
+		return 1;
+	}
+	int rv = node_start(n, &loop, &cfg);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	int code = rv != 0 ? 1 : n->exit_code;
+	if (uv_loop_close(&loop) != 0)
+		log_warn("loop closed with handles still open");
+	free(n);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		main_usage(stdout);
-		return 0;
-	}
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		int v = version_raft_built();
 		printf("berth-store %s (libraft %d.%d.%d)\n", BERTH_VERSION, v / 10000,
 		       v / 100 % 100, v % 100);
 		return 0;
 	}
-	if (argc >= 3 && !strcmp(argv[1], "dump")) {
+	if (argc >= 2 && !strcmp(argv[1], "dump")) {
 		bool values = false;
+		if (argc < 3) {
+			fprintf(stderr, "usage: berth-store dump DIR [--values]\n");
+			return 2;
+		}
 		for (int i = 3; i < argc; i++) {
 			if (!strcmp(argv[i], "--values")) {
 				values = true;
@@ -123,6 +157,5 @@ int main(int argc, char **argv)
 		}
 		return main_dump(argv[2], values);
 	}
-	main_usage(stderr);
-	return 2;
+	return main_run(argc, argv);
 }

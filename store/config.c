@@ -1,0 +1,261 @@
+/* store/config.c: the option table of berth-store and its parser. */
+#include "store/config.h"
+
+#include "common/err.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type { CONFIG_U64, CONFIG_STR };
+
+struct config_opt {
+	const char *name;
+	enum config_type type;
+	size_t off;
+	size_t size; /* strings: buffer size */
+	const char *def;
+	uint64_t min, max; /* numbers */
+	const char *help;
+};
+
+#define U(field, def, min, max, help)                                                              \
+	{                                                                                          \
+#field, CONFIG_U64, offsetof(struct config, field), 0, def, min, max, help         \
+	}
+#define S(field, def, help)                                                                        \
+	{                                                                                          \
+#field, CONFIG_STR, offsetof(struct config, field),                                \
+			sizeof(((struct config *)0)->field), def, 0, 0, help                       \
+	}
+
+/* Names are the field names with '_' written '-' on the command line. */
+static const struct config_opt config_opts[] = {
+	U(id, NULL, 1, UINT32_MAX, "this member's id (required)"),
+	S(data, NULL, "data directory: raft log in DIR/raft, state in DIR/state (required)"),
+	S(peer_addr, NULL, "host:port for raft traffic between members (required)"),
+	S(client_addr, NULL, "host:port where clients connect (required)"),
+	S(bootstrap, "",
+	  "the members, ID=PEER/CLIENT,...: bootstraps a new cluster on an empty data "
+	  "directory; on every start it also names the members' client addresses"),
+	S(token, "", "cluster token clients must present (default: $BERTH_TOKEN, or none)"),
+	S(log_level, "info", "error, warn, info or debug"),
+	U(election_ms, "1000", 100, 60000, "raft election timeout, milliseconds"),
+	U(heartbeat_ms, "100", 10, 10000, "raft heartbeat timeout, milliseconds"),
+	U(snapshot_threshold, "32768", 16, UINT32_MAX, "entries between snapshots"),
+	U(snapshot_trailing, "16384", 16, UINT32_MAX, "entries kept after a snapshot"),
+	U(max_inflight, "1024", 1, 65536, "raft entries in flight to a follower"),
+	U(max_batch, "256", 1, 65536, "applied entries per LMDB write transaction"),
+	U(max_pending, "4096", 1, 1000000, "client proposals in flight before BERTH_EBUSY"),
+	U(max_conns, "4096", 1, 1000000, "client connections"),
+	U(map_mib, "65536", 1, 1u << 24, "LMDB map size, MiB (address space)"),
+	U(max_key_bytes, "1024", 1, KV_KEY_HARD_MAX, "largest key (same on every member)"),
+	U(max_value_bytes, "1048576", 0, 64u << 20, "largest value (same on every member)"),
+	U(max_txn_ops, "128", 1, 65536, "compares, and operations per branch, per txn"),
+	U(session_ttl_ms, "60000", 1000, FSM_SESSION_MAX_TTL_MS, "longest client session TTL"),
+};
+#define CONFIG_NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
+
+static void config_dash(const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s", name);
+	for (char *p = out; *p; p++)
+		if (*p == '_')
+			*p = '-';
+}
+
+void config_usage(FILE *to)
+{
+	char name[64];
+	fprintf(to, "usage: berth-store [OPTIONS]\n"
+		    "       berth-store dump DIR [--values]\n"
+		    "       berth-store --version\n\noptions:\n");
+	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
+		const struct config_opt *o = &config_opts[i];
+		config_dash(o->name, name, sizeof(name));
+		fprintf(to, "  --%-20s %s", name, o->help);
+		if (o->def != NULL && o->def[0] != 0)
+			fprintf(to, " [%s]", o->def);
+		fputc('\n', to);
+	}
+}
+
+int config_split_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(addr, ':');
+	char *end;
+	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= hostlen)
+		return BERTH_EBADREQ;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != 0 || end == colon + 1 || p < 1 || p > 65535)
+		return BERTH_EBADREQ;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	*port = (int)p;
+	return 0;
+}
+
+static int config_set(struct config *c, const struct config_opt *o, const char *v, char *err,
+		      size_t errlen)
+{
+	char name[64];
+	config_dash(o->name, name, sizeof(name));
+	if (o->type == CONFIG_STR) {
+		if (strlen(v) >= o->size) {
+			snprintf(err, errlen, "--%s: longer than %zu bytes", name, o->size - 1);
+			return BERTH_EBADREQ;
+		}
+		memcpy((char *)c + o->off, v, strlen(v) + 1);
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != 0 || end == v || v[0] == '-' || n < o->min || n > o->max) {
+		snprintf(err, errlen, "--%s: '%s' is not a number in %llu..%llu", name, v,
+			 (unsigned long long)o->min, (unsigned long long)o->max);
+		return BERTH_EBADREQ;
+	}
+	*(uint64_t *)((char *)c + o->off) = n;
+	return 0;
+}
+
+/* "1=127.0.0.1:7001/127.0.0.1:7101,2=..." into c->members. */
+static int config_members(struct config *c, char *err, size_t errlen)
+{
+	char spec[sizeof(c->bootstrap)], host[CONFIG_ADDR_MAX], *save = NULL;
+	int port;
+	memcpy(spec, c->bootstrap, sizeof(spec));
+	c->nmembers = 0;
+	for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '='), *slash = eq ? strchr(eq, '/') : NULL, *end;
+		if (c->nmembers == CONFIG_MAX_MEMBERS) {
+			snprintf(err, errlen, "--bootstrap: more than %d members",
+				 CONFIG_MAX_MEMBERS);
+			return BERTH_EBADREQ;
+		}
+		struct config_member *m = &c->members[c->nmembers];
+		if (eq == NULL || slash == NULL) {
+			snprintf(err, errlen, "--bootstrap: '%.100s' is not ID=PEER/CLIENT", item);
+			return BERTH_EBADREQ;
+		}
+		*eq = *slash = 0;
+		errno = 0;
+		unsigned long long id = strtoull(item, &end, 10);
+		if (errno || *end || end == item || id == 0 || id > UINT32_MAX ||
+		    strlen(eq + 1) >= CONFIG_ADDR_MAX || strlen(slash + 1) >= CONFIG_ADDR_MAX ||
+		    config_split_addr(eq + 1, host, sizeof(host), &port) ||
+		    config_split_addr(slash + 1, host, sizeof(host), &port)) {
+			snprintf(err, errlen, "--bootstrap: bad member '%.40s=%.80s/%.80s'", item,
+				 eq + 1, slash + 1);
+			return BERTH_EBADREQ;
+		}
+		for (unsigned i = 0; i < c->nmembers; i++)
+			if (c->members[i].id == id) {
+				snprintf(err, errlen, "--bootstrap: id %llu twice", id);
+				return BERTH_EBADREQ;
+			}
+		m->id = id;
+		strcpy(m->peer, eq + 1);
+		strcpy(m->client, slash + 1);
+		c->nmembers++;
+	}
+	return 0;
+}
+
+static int config_validate(struct config *c, char *err, size_t errlen)
+{
+	char host[CONFIG_ADDR_MAX];
+	int port;
+	enum log_level lvl;
+	if (c->id == 0 || c->data[0] == 0 || c->peer_addr[0] == 0 || c->client_addr[0] == 0) {
+		snprintf(err, errlen, "--id, --data, --peer-addr and --client-addr are required");
+		return BERTH_EBADREQ;
+	}
+	if (config_split_addr(c->peer_addr, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "--peer-addr: '%.200s' is not host:port", c->peer_addr);
+		return BERTH_EBADREQ;
+	}
+	if (config_split_addr(c->client_addr, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "--client-addr: '%.200s' is not host:port", c->client_addr);
+		return BERTH_EBADREQ;
+	}
+	if (log_parse_level(c->log_level, &lvl) != 0) {
+		snprintf(err, errlen, "--log-level: '%s' is not error, warn, info or debug",
+			 c->log_level);
+		return BERTH_EBADREQ;
+	}
+	if (c->heartbeat_ms >= c->election_ms) {
+		snprintf(err, errlen, "--heartbeat-ms must be below --election-ms");
+		return BERTH_EBADREQ;
+	}
+	if (config_members(c, err, errlen) != 0)
+		return BERTH_EBADREQ;
+	if (c->nmembers > 0 && config_client_of(c, c->id) == NULL) {
+		snprintf(err, errlen, "--bootstrap does not name this member (id %llu)",
+			 (unsigned long long)c->id);
+		return BERTH_EBADREQ;
+	}
+	return 0;
+}
+
+enum config_result config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	struct option longopts[CONFIG_NOPTS + 2];
+	char names[CONFIG_NOPTS][64];
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
+		config_dash(config_opts[i].name, names[i], sizeof(names[i]));
+		longopts[i] = (struct option){names[i], required_argument, NULL, (int)i + 256};
+		if (config_opts[i].def &&
+		    config_set(c, &config_opts[i], config_opts[i].def, err, errlen))
+			return CONFIG_ERROR;
+	}
+	longopts[CONFIG_NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[CONFIG_NOPTS + 1] = (struct option){NULL, 0, NULL, 0};
+	const char *env = getenv("BERTH_TOKEN");
+	if (env != NULL && strlen(env) < sizeof(c->token))
+		strcpy(c->token, env);
+	optind = 1;
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == 'h')
+			return CONFIG_HELP;
+		if (ch >= 256 && ch < 256 + (int)CONFIG_NOPTS) {
+			if (config_set(c, &config_opts[ch - 256], optarg, err, errlen))
+				return CONFIG_ERROR;
+			continue;
+		}
+		snprintf(err, errlen, "%s: '%s'",
+			 ch == ':' ? "missing value for option" : "unknown option",
+			 argv[optind - 1]);
+		return CONFIG_ERROR;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	return config_validate(c, err, errlen) ? CONFIG_ERROR : CONFIG_OK;
+}
+
+void config_fsm(const struct config *c, struct fsm_config *out)
+{
+	fsm_config_default(out);
+	out->max_key_bytes = c->max_key_bytes;
+	out->max_value_bytes = c->max_value_bytes;
+	out->max_txn_ops = (uint32_t)c->max_txn_ops;
+	out->map_bytes = (size_t)c->map_mib << 20;
+}
+
+const char *config_client_of(const struct config *c, uint64_t id)
+{
+	for (unsigned i = 0; i < c->nmembers; i++)
+		if (c->members[i].id == id)
+			return c->members[i].client;
+	return NULL;
+}

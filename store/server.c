@@ -1,0 +1,565 @@
+/* store/server.c: client connections, hello, and request dispatch (docs/protocol.md). */
+#include "store/server.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "store/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SERVER_READ_BYTES (64 * 1024)
+
+struct conn {
+	uv_tcp_t tcp;
+	struct node *node;
+	struct frame_reader reader;
+	bool hello_ok;
+	bool closing;
+	struct pending *reqs; /* requests in flight for this connection */
+	struct conn *next, **prevp;
+	char peer[64];
+	char rbuf[SERVER_READ_BYTES];
+};
+
+struct server_write {
+	uv_write_t req;
+	uint8_t *data; /* owned */
+};
+
+static void server_write_cb(uv_write_t *req, int status)
+{
+	struct server_write *w = req->data;
+	(void)status; /* a failed write closes the connection through its read side */
+	free(w->data);
+	free(w);
+}
+
+/* Sends one response frame. st may be NULL; reply may be NULL. */
+static void server_send(struct conn *c, uint64_t id, int err, const uint8_t *reply,
+			size_t reply_len, const struct wire_status *st)
+{
+	struct node *n = c->node;
+	struct wire_header h;
+	struct mp_buf b;
+	static const uint8_t hdr[4];
+	const char *leader = err == BERTH_ENOTLEADER ? node_leader_client(n) : NULL;
+
+	if (c->closing)
+		return;
+	node_header(n, &h);
+	mp_buf_init(&b);
+	mp_buf_append(&b, hdr, 4);
+	wire_resp_pack(&b, id, err, leader, &h, reply, reply_len, st);
+	if (mp_buf_error(&b) != 0 || frame_encode_header(b.len - 4, FRAME_MAX_DEFAULT, b.data)) {
+		log_error("%s: response %llu too large or out of memory", c->peer,
+			  (unsigned long long)id);
+		mp_buf_close(&b);
+		return;
+	}
+	struct server_write *w = malloc(sizeof(*w));
+	if (w == NULL) {
+		mp_buf_close(&b);
+		return;
+	}
+	size_t len;
+	w->data = mp_buf_take(&b, &len);
+	w->req.data = w;
+	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, server_write_cb) != 0) {
+		free(w->data);
+		free(w);
+		return;
+	}
+	n->srv.responses++;
+}
+
+static void server_conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	frame_reader_close(&c->reader);
+	free(c);
+}
+
+static void server_conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	/* Pending requests outlive the connection: raft still holds them. */
+	for (struct pending *p = c->reqs; p != NULL; p = p->cnext)
+		p->conn = NULL;
+	c->reqs = NULL;
+	*c->prevp = c->next;
+	if (c->next != NULL)
+		c->next->prevp = c->prevp;
+	c->node->srv.nconns--;
+	uv_close((uv_handle_t *)&c->tcp, server_conn_closed);
+}
+
+static struct pending *server_pending_new(struct conn *c, uint64_t id)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->conn = c;
+	p->node = c->node;
+	p->id = id;
+	p->cnext = c->reqs;
+	p->cprevp = &c->reqs;
+	if (c->reqs != NULL)
+		c->reqs->cprevp = &p->cnext;
+	c->reqs = p;
+	return p;
+}
+
+static void server_pending_free(struct pending *p)
+{
+	if (p->conn != NULL) {
+		*p->cprevp = p->cnext;
+		if (p->cnext != NULL)
+			p->cnext->cprevp = p->cprevp;
+	}
+	msg_req_free(&p->req);
+	free(p->frame);
+	free(p->reply);
+	free(p);
+}
+
+/* Answers a pending request (if its connection is still there) and frees it. */
+static void server_finish(struct pending *p, int err)
+{
+	if (p->conn != NULL)
+		server_send(p->conn, p->id, err, err ? NULL : p->reply, p->reply_len, NULL);
+	server_pending_free(p);
+}
+
+static void server_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct pending *p = req->data;
+	struct node *n = p->node;
+	struct rfsm_reply rep;
+	(void)result;
+	n->srv.inflight--;
+	if (status != 0) {
+		/* RAFT_LEADERSHIPLOST and the like: the entry may still commit. */
+		server_finish(p, BERTH_EUNAVAILABLE);
+		return;
+	}
+	if (rfsm_take(&n->rfsm, req->index, &rep) != 0) {
+		log_error("no reply kept for applied entry %llu", (unsigned long long)req->index);
+		server_finish(p, BERTH_EINTERNAL);
+		return;
+	}
+	p->reply = rep.bytes;
+	p->reply_len = rep.len;
+	p->batch = rep.batch;
+	p->next = n->srv.commit_wait;
+	n->srv.commit_wait = p;
+}
+
+/* Proposes a command for a pending request. On failure the request is answered. */
+static void server_propose(struct node *n, struct pending *p, const struct msg_cmd *cmd)
+{
+	static const uint8_t zero[8];
+	struct mp_buf b;
+	if (!node_is_leader(n)) {
+		server_finish(p, BERTH_ENOTLEADER);
+		return;
+	}
+	if (n->srv.inflight >= n->cfg.max_pending) {
+		server_finish(p, BERTH_EBUSY);
+		return;
+	}
+	mp_buf_init(&b);
+	msg_cmd_encode(&b, cmd);
+	/* raft_uv refuses entries whose length is not a multiple of 8 (RAFT-NOTES.md). */
+	mp_buf_append(&b, zero, (8 - b.len % 8) % 8);
+	struct raft_buffer buf = {mp_buf_error(&b) ? NULL : raft_malloc(b.len), b.len};
+	if (buf.base == NULL) {
+		mp_buf_close(&b);
+		server_finish(p, BERTH_ENOMEM);
+		return;
+	}
+	memcpy(buf.base, b.data, b.len);
+	mp_buf_close(&b);
+	p->apply.data = p;
+	int rv = raft_apply(&n->raft, &p->apply, &buf, 1, server_apply_cb);
+	if (rv == 0) {
+		n->srv.inflight++;
+		return;
+	}
+	if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE) {
+		raft_free(buf.base); /* still ours on these two */
+		server_finish(p, rv == RAFT_NOTLEADER ? BERTH_ENOTLEADER : BERTH_EBUSY);
+		return;
+	}
+	/* Any other failure leaves raft's memory and disk in disagreement (RAFT-NOTES). */
+	node_fatal(n, "raft_apply", rv);
+}
+
+static void server_read_now(struct node *n, struct pending *p)
+{
+	struct mp_buf out;
+	mp_buf_init(&out);
+	int rv = fsm_read(&n->fsm, &p->req.txn, &out);
+	if (rv != 0) {
+		mp_buf_close(&out);
+		node_fatal(n, "read", rv);
+		return;
+	}
+	p->reply = mp_buf_take(&out, &p->reply_len);
+	server_finish(p, mp_buf_error(&out));
+}
+
+static void server_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct node *n = req->data;
+	struct pending *reads = n->srv.reads_cur;
+	n->srv.reads_cur = NULL;
+	n->srv.barrier_inflight = false;
+	if (status == 0 && node_is_leader(n)) {
+		n->srv.ready_term = raft_current_term(&n->raft);
+		/* Everything before the barrier is applied; make it visible to reads. */
+		if (rfsm_flush(&n->rfsm) != 0) {
+			node_fatal(n, "flush", rfsm_fatal(&n->rfsm));
+			return;
+		}
+	}
+	while (reads != NULL) {
+		struct pending *p = reads;
+		reads = p->next;
+		if (status == 0 && n->srv.ready_term == raft_current_term(&n->raft))
+			server_read_now(n, p);
+		else
+			server_finish(p, BERTH_ENOTLEADER);
+	}
+}
+
+/* Appends a barrier when reads wait or this leader's term has none yet. */
+static void server_maybe_barrier(struct node *n)
+{
+	struct server *s = &n->srv;
+	if (s->barrier_inflight || !node_is_leader(n))
+		return;
+	if (s->reads_next == NULL && s->ready_term == raft_current_term(&n->raft))
+		return;
+	s->barrier.data = n;
+	int rv = raft_barrier(&n->raft, &s->barrier, server_barrier_cb);
+	if (rv != 0) {
+		log_warn("raft_barrier: %s", raft_strerror(rv));
+		return;
+	}
+	s->barrier_inflight = true;
+	s->reads_cur = s->reads_next;
+	s->reads_next = NULL;
+}
+
+static void server_status(struct conn *c, uint64_t id)
+{
+	struct node *n = c->node;
+	struct wire_status st;
+	raft_id leader;
+	const char *laddr;
+	memset(&st, 0, sizeof(st));
+	st.id = n->cfg.id;
+	st.peer = (struct bytes){(const uint8_t *)n->cfg.peer_addr, strlen(n->cfg.peer_addr)};
+	st.client = (struct bytes){(const uint8_t *)n->cfg.client_addr, strlen(n->cfg.client_addr)};
+	switch (raft_state(&n->raft)) {
+	case RAFT_FOLLOWER:
+		st.state = WIRE_FOLLOWER;
+		break;
+	case RAFT_CANDIDATE:
+		st.state = WIRE_CANDIDATE;
+		break;
+	case RAFT_LEADER:
+		st.state = WIRE_LEADER;
+		break;
+	default:
+		st.state = WIRE_UNAVAILABLE;
+		break;
+	}
+	st.term = raft_current_term(&n->raft);
+	st.commit = raft_commit_index(&n->raft);
+	st.applied = fsm_applied(&n->fsm);
+	st.rev = fsm_revision(&n->fsm);
+	st.compacted = fsm_compacted(&n->fsm);
+	raft_leader(&n->raft, &leader, &laddr);
+	st.leader = leader;
+	const struct raft_configuration *conf = &n->raft.configuration;
+	for (unsigned i = 0; i < conf->n && st.nmembers < WIRE_MAX_MEMBERS; i++) {
+		struct wire_member *m = &st.members[st.nmembers++];
+		const char *client = config_client_of(&n->cfg, conf->servers[i].id);
+		m->id = conf->servers[i].id;
+		m->peer = (struct bytes){(const uint8_t *)conf->servers[i].address,
+					 strlen(conf->servers[i].address)};
+		m->client = (struct bytes){(const uint8_t *)(client ? client : ""),
+					   client ? strlen(client) : 0};
+		m->role = conf->servers[i].role == RAFT_VOTER     ? WIRE_VOTER
+			  : conf->servers[i].role == RAFT_STANDBY ? WIRE_STANDBY
+								  : WIRE_SPARE;
+	}
+	server_send(c, id, 0, NULL, 0, &st);
+}
+
+/* Constant time: a token check must not tell how many bytes matched. */
+static bool server_token_ok(const struct node *n, struct bytes tok)
+{
+	size_t want = strlen(n->cfg.token);
+	unsigned char diff = tok.n != want;
+	for (size_t i = 0; i < want; i++)
+		diff |= (unsigned char)(n->cfg.token[i] ^ (i < tok.n ? tok.p[i] : 0));
+	return want == 0 || diff == 0;
+}
+
+static void server_hello(struct conn *c, const struct msg_req *r)
+{
+	if (r->type != MSG_REQ_HELLO) {
+		server_send(c, r->id, BERTH_EUNAUTHORIZED, NULL, 0, NULL);
+		server_conn_close(c);
+		return;
+	}
+	if (r->proto != MSG_PROTOCOL_VERSION || !server_token_ok(c->node, r->token)) {
+		if (r->proto == MSG_PROTOCOL_VERSION)
+			log_warn("%s: wrong cluster token", c->peer);
+		server_send(c, r->id,
+			    r->proto != MSG_PROTOCOL_VERSION ? BERTH_EPROTO : BERTH_EUNAUTHORIZED,
+			    NULL, 0, NULL);
+		server_conn_close(c);
+		return;
+	}
+	c->hello_ok = true;
+	server_send(c, r->id, 0, NULL, 0, NULL);
+}
+
+/* A request for the state machine: propose it, or queue or answer a read. The pending
+ * struct takes the frame copy (reads keep it: the decoded request borrows from it). */
+static void server_request(struct conn *c, const struct msg_req *r, uint8_t *frame)
+{
+	struct node *n = c->node;
+	struct msg_cmd cmd = {.session = r->session, .seq = r->seq};
+	struct pending *p = server_pending_new(c, r->id);
+	if (p == NULL) {
+		free(frame);
+		server_send(c, r->id, BERTH_ENOMEM, NULL, 0, NULL);
+		return;
+	}
+	p->frame = frame;
+	p->req = *r;
+	/* Leader-stamped wall-clock time: the state machine's clock (store/fsm.h). */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cmd.time_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	switch (r->type) {
+	case MSG_REQ_TXN:
+		if (!msg_txn_writes(&r->txn)) {
+			if (r->serializable) {
+				server_read_now(n, p);
+			} else if (!node_is_leader(n)) {
+				server_finish(p, BERTH_ENOTLEADER);
+			} else {
+				p->next = n->srv.reads_next;
+				n->srv.reads_next = p;
+				server_maybe_barrier(n);
+			}
+			return;
+		}
+		cmd.type = MSG_CMD_TXN;
+		cmd.txn = r->txn;
+		break;
+	case MSG_REQ_COMPACT:
+		cmd.type = MSG_CMD_COMPACT;
+		cmd.rev = r->rev;
+		break;
+	case MSG_REQ_LEASE_GRANT:
+		cmd.type = MSG_CMD_LEASE_GRANT;
+		cmd.lease = r->lease;
+		cmd.ttl = r->ttl;
+		break;
+	case MSG_REQ_LEASE_REVOKE:
+		cmd.type = MSG_CMD_LEASE_REVOKE;
+		cmd.lease = r->lease;
+		break;
+	case MSG_REQ_SESSION_OPEN:
+		cmd.type = MSG_CMD_SESSION_OPEN;
+		cmd.ttl = r->ttl > (int64_t)n->cfg.session_ttl_ms ? (int64_t)n->cfg.session_ttl_ms
+								  : r->ttl;
+		break;
+	default:
+		/* Keepalives and watches arrive with the next steps of issue 3. */
+		server_finish(p, BERTH_EBADREQ);
+		return;
+	}
+	server_propose(n, p, &cmd);
+}
+
+static void server_frame(struct conn *c, const uint8_t *payload, size_t len)
+{
+	struct msg_req r;
+	uint8_t *copy = malloc(len);
+	if (copy == NULL) {
+		server_send(c, 0, BERTH_ENOMEM, NULL, 0, NULL);
+		server_conn_close(c);
+		return;
+	}
+	memcpy(copy, payload, len);
+	if (msg_req_decode(copy, len, &r) != 0) {
+		free(copy);
+		log_warn("%s: malformed request: closing", c->peer);
+		server_send(c, 0, BERTH_EBADREQ, NULL, 0, NULL);
+		server_conn_close(c);
+		return;
+	}
+	if (!c->hello_ok) {
+		server_hello(c, &r);
+		msg_req_free(&r);
+		free(copy);
+		return;
+	}
+	if (r.type == MSG_REQ_STATUS || r.type == MSG_REQ_HELLO) {
+		if (r.type == MSG_REQ_STATUS)
+			server_status(c, r.id);
+		else
+			server_send(c, r.id, 0, NULL, 0, NULL);
+		msg_req_free(&r);
+		free(copy);
+		return;
+	}
+	server_request(c, &r, copy); /* takes r's allocations and the copy */
+}
+
+static void server_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	(void)hint;
+	*buf = uv_buf_init(c->rbuf, sizeof(c->rbuf));
+}
+
+static void server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	size_t off = 0;
+	if (nread < 0) {
+		server_conn_close(c);
+		return;
+	}
+	while (off < (size_t)nread && !c->closing) {
+		size_t used;
+		const uint8_t *payload;
+		size_t len;
+		int rv = frame_reader_feed(&c->reader, buf->base + off, (size_t)nread - off, &used);
+		off += used;
+		while (rv == 0 && !c->closing &&
+		       (rv = frame_reader_next(&c->reader, &payload, &len)) == 0)
+			server_frame(c, payload, len);
+		if (rv != 0 && rv != BERTH_ENOTFOUND) {
+			log_warn("%s: %s frame: closing", c->peer,
+				 rv == BERTH_ETOOLARGE ? "oversized" : "bad");
+			server_send(c, 0, rv, NULL, 0, NULL);
+			server_conn_close(c);
+			return;
+		}
+	}
+}
+
+static void server_accept(uv_stream_t *l, int status)
+{
+	struct node *n = l->data;
+	struct sockaddr_storage sa;
+	int salen = sizeof(sa);
+	if (status != 0)
+		return;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL || frame_reader_init(&c->reader, FRAME_MAX_DEFAULT) != 0) {
+		free(c);
+		return;
+	}
+	c->node = n;
+	uv_tcp_init(n->loop, &c->tcp);
+	c->tcp.data = c;
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+		c->closing = true;
+		uv_close((uv_handle_t *)&c->tcp, server_conn_closed);
+		return;
+	}
+	c->next = n->srv.conns;
+	c->prevp = &n->srv.conns;
+	if (c->next != NULL)
+		c->next->prevp = &c->next;
+	n->srv.conns = c;
+	n->srv.nconns++;
+	snprintf(c->peer, sizeof(c->peer), "client");
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0 &&
+	    sa.ss_family == AF_INET) {
+		char ip[32];
+		uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
+		snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
+			 ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	}
+	if (n->srv.nconns > n->cfg.max_conns || n->stopping) {
+		server_conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_read_start((uv_stream_t *)&c->tcp, server_alloc, server_read);
+}
+
+int server_start(struct node *n)
+{
+	char host[CONFIG_ADDR_MAX];
+	int port, rv;
+	struct sockaddr_in sa;
+	config_split_addr(n->cfg.client_addr, host, sizeof(host), &port);
+	if ((rv = uv_ip4_addr(host, port, &sa)) != 0) {
+		log_error("--client-addr %s: %s (an IPv4 address is needed)", n->cfg.client_addr,
+			  uv_strerror(rv));
+		return BERTH_EBADREQ;
+	}
+	uv_tcp_init(n->loop, &n->srv.listener);
+	n->srv.listener.data = n;
+	if ((rv = uv_tcp_bind(&n->srv.listener, (struct sockaddr *)&sa, 0)) != 0 ||
+	    (rv = uv_listen((uv_stream_t *)&n->srv.listener, 512, server_accept)) != 0) {
+		log_error("listen on %s: %s", n->cfg.client_addr, uv_strerror(rv));
+		uv_close((uv_handle_t *)&n->srv.listener, NULL);
+		return BERTH_EIO;
+	}
+	n->srv.listening = true;
+	return 0;
+}
+
+void server_stop(struct node *n)
+{
+	if (n->srv.listening) {
+		uv_close((uv_handle_t *)&n->srv.listener, NULL);
+		n->srv.listening = false;
+	}
+	while (n->srv.conns != NULL)
+		server_conn_close(n->srv.conns);
+}
+
+void server_iteration(struct node *n)
+{
+	struct server *s = &n->srv;
+	uint64_t committed = rfsm_committed(&n->rfsm);
+	struct pending **pp = &s->commit_wait;
+	while (*pp != NULL) {
+		struct pending *p = *pp;
+		if (p->batch < committed) {
+			*pp = p->next;
+			server_finish(p, 0);
+		} else {
+			pp = &p->next;
+		}
+	}
+	if (!node_is_leader(n)) {
+		/* Reads that wait for a barrier fail when the barrier does; queued ones now. */
+		while (s->reads_next != NULL) {
+			struct pending *p = s->reads_next;
+			s->reads_next = p->next;
+			server_finish(p, BERTH_ENOTLEADER);
+		}
+	}
+	server_maybe_barrier(n);
+}

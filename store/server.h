@@ -1,0 +1,63 @@
+/* store/server.h: berth-store's client API server (docs/protocol.md).
+ *
+ * One libuv loop. Connections speak frames (common/frame.h); the first must be a hello.
+ * Writes are proposed to raft on the leader; a write's response is sent only once the
+ * LMDB batch holding it has committed (store/rfsm.h). Linearizable reads wait for a raft
+ * barrier, one barrier for every read queued before it was appended, then read committed
+ * state; serializable reads are answered at once by any member. A follower answers
+ * requests that need the leader with BERTH_ENOTLEADER and the leader's client address.
+ *
+ * Lifetimes: a connection owns its pending requests' link; when it closes, its pending
+ * requests stay alive (raft still holds their apply requests) and their responses are
+ * dropped. A request struct is freed after its raft callback and its response. */
+#ifndef BERTH_STORE_SERVER_H
+#define BERTH_STORE_SERVER_H
+
+#include "common/frame.h"
+#include "common/msg.h"
+
+#include <raft.h>
+#include <stdbool.h>
+#include <uv.h>
+
+struct node;
+struct conn;
+
+struct pending {
+	struct conn *conn; /* NULL once the connection is gone */
+	struct node *node;
+	uint64_t id;
+	struct raft_apply apply;
+	uint8_t *reply; /* owned: encoded reply map, once applied */
+	size_t reply_len;
+	uint64_t batch;
+	uint8_t *frame; /* owned copy of a read's request frame (msg_req borrows from it) */
+	struct msg_req req;
+	struct pending *next;    /* in one of the server's queues */
+	struct pending *cnext;   /* in its connection's list */
+	struct pending **cprevp; /* link pointing at this one in the connection's list */
+};
+
+struct server {
+	uv_tcp_t listener;
+	bool listening;
+	struct conn *conns;
+	unsigned nconns;
+	unsigned inflight;           /* proposals raft has not called back */
+	struct pending *commit_wait; /* applied writes waiting for their batch to commit */
+	struct pending *reads_next;  /* linearizable reads waiting for the next barrier */
+	struct pending *reads_cur;   /* ... covered by the barrier in flight */
+	struct raft_barrier barrier;
+	bool barrier_inflight;
+	uint64_t ready_term; /* term whose first barrier completed: reads may be served */
+	uint64_t responses;
+};
+
+/* Starts listening on the configured client address. 0 or an error (logged). */
+int server_start(struct node *n);
+/* Stops accepting and closes every connection (asynchronously). */
+void server_stop(struct node *n);
+/* Once per loop iteration, after the batch was flushed: release what can be released. */
+void server_iteration(struct node *n);
+
+#endif
