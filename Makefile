@@ -39,7 +39,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBSTORE  := $(BUILD)/libstore.a
 LIBBERTH  := $(BUILD)/libberth.a
-PROGRAMS  := $(BUILD)/berth-store
+PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl
 
 all: $(PROGRAMS)
 
@@ -51,13 +51,21 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 	@rm -f $@ && ar rcs $@ $^
 $(LIBSTORE): $(call obj,$(STORE_SRC))
 	@rm -f $@ && ar rcs $@ $^
+$(LIBBERTH): $(call obj,$(CLIENT_SRC))
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/berth-store: $(call obj,store/main.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/berthctl: $(call obj,client/berthctl.c) $(LIBBERTH) $(LIBCOMMON)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBBERTH) $(LIBSTORE) \
+		  $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+# test_berthctl runs the program.
+$(BUILD)/tests/test_berthctl: | $(BUILD)/berthctl
 
 $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

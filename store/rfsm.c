@@ -45,7 +45,8 @@ static int rfsm_keep(struct rfsm *s, uint64_t index)
 	uint8_t *bytes = malloc(s->out.len ? s->out.len : 1);
 	if (bytes == NULL)
 		return BERTH_ENOMEM;
-	memcpy(bytes, s->out.data, s->out.len);
+	if (s->out.len != 0) /* a skipped entry appends nothing: data may be NULL */
+		memcpy(bytes, s->out.data, s->out.len);
 	s->replies[s->nreplies++] = (struct rfsm_reply){index, s->committed, bytes, s->out.len};
 	return 0;
 }

@@ -1,0 +1,164 @@
+/* client/berth.h: libberth, the client library of the berth store (blocking API).
+ *
+ * Everything talks to the store through this library: berthctl, workers, agents, the
+ * harness. docs/protocol.md is the protocol underneath.
+ *
+ * A handle. berth_open validates the options and copies them; it does not connect. The
+ * first call connects to an endpoint, says hello (the cluster token) and then keeps the
+ * connection. A handle is not thread-safe: one thread at a time, one call at a time.
+ *
+ * Finding the leader. Writes and linearizable reads must reach the leader. A follower
+ * answers BERTH_ENOTLEADER with the leader's address; the call then reconnects there (at
+ * most max_redirects hops per call). When an endpoint cannot be reached the call tries
+ * the next; after a round of failures it backs off (50 ms doubling to 1 s, jittered)
+ * and tries again. Every call has one deadline, timeout_ms after it starts, that bounds
+ * all of this: no call blocks longer (name resolution aside: getaddrinfo has no
+ * timeout, so prefer numeric addresses).
+ *
+ * Exactly-once writes. Before its first write the handle opens a session on the store
+ * (SESSION_OPEN, session_ttl_ms) and sends every write (a txn with a put, delete or
+ * add; compact; lease grant and revoke) with (session, seq), seq going up by one per
+ * write. When a write's outcome is unknown (it was sent and the connection failed, or a
+ * node answered BERTH_ETIMEOUT or BERTH_EUNAVAILABLE), the call retries the SAME
+ * (session, seq) on the current leader until the deadline: the store applies it at most
+ * once and answers a retry with the first answer. If the store no longer knows the
+ * session (it expired), a write that was certainly never applied goes again on a new
+ * session; one that may have been applied is reported indeterminate.
+ *
+ * Errors. Every function returns 0 or a BERTH_E* code (common/err.h) and leaves a message
+ * with context in berth_errmsg(). The library never logs and never aborts on anything
+ * from the network. Each failure is either
+ *   - definite: the request certainly did not take effect (BERTH_ENOCONN: nothing was
+ *     sent; BERTH_ENOTLEADER, BERTH_EBADREQ, BERTH_EUNAUTHORIZED, BERTH_EPROTO... from a
+ *     node; any error of the state machine, e.g. BERTH_ECOMPACTED, BERTH_ETYPE), or
+ *   - indeterminate: err_indeterminate(code) is 1 (BERTH_ETIMEOUT: sent, no answer by the
+ *     deadline; BERTH_EUNAVAILABLE: the retries ended another way, e.g. the session
+ *     expired meanwhile). The write may or may not have been applied.
+ * Reads and other requests that change nothing are retried freely until the deadline.
+ *
+ * Results. A call that got an answer fills a struct berth_result that owns the response
+ * frame and its decoded form; free it with berth_result_free. The return code says how
+ * the call ended:
+ *   0                      the state machine answered (a txn whose compares failed is
+ *                          a success: res->resp.reply.succeeded is false);
+ *   res->resp.reply.err    the state machine refused the request (definite); the
+ *                          response is in res (e.g. the compaction revision);
+ *   res->resp.err          a node refused it at the request level (definite);
+ *   anything else          no usable answer; has_resp is false.
+ * Keys and values in a result borrow from the result: valid until berth_result_free. */
+#ifndef BERTH_CLIENT_BERTH_H
+#define BERTH_CLIENT_BERTH_H
+
+#include "common/err.h"
+#include "common/msg.h"
+#include "common/reply.h"
+#include "common/wire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BERTH_ERRMSG_BYTES 256
+#define BERTH_DEFAULT_TIMEOUT_MS 5000
+#define BERTH_DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define BERTH_DEFAULT_MAX_REDIRECTS 4
+#define BERTH_DEFAULT_SESSION_TTL_MS 60000
+
+struct berth;
+
+struct berth_options {
+	const char *const *endpoints; /* "host:port", "[v6addr]:port"; at least one */
+	size_t nendpoints;
+	const char *token;           /* the cluster token (NULL: empty) */
+	uint32_t timeout_ms;         /* deadline of each call (0: 5000) */
+	uint32_t connect_timeout_ms; /* each connection attempt (0: 1000, or timeout_ms) */
+	uint32_t max_redirects;      /* BERTH_ENOTLEADER hops per call (0: 4) */
+	uint32_t session_ttl_ms;     /* the session's inactivity timeout (0: 60000) */
+	bool no_session;             /* writes without exactly-once: never retried once sent */
+	size_t max_frame_bytes;      /* largest response accepted (0: 4 MiB) */
+};
+
+struct berth_result {
+	int err;            /* the call's return code */
+	bool indeterminate; /* err_indeterminate(err) */
+	bool has_resp;      /* a response arrived: resp is valid */
+	struct wire_resp resp;
+	uint8_t *frame; /* owned: the bytes resp borrows from */
+	size_t frame_len;
+};
+
+/* Creates a handle in *out (close it with berth_close). Copies everything in o. Does not
+ * connect. 0; BERTH_EBADREQ for bad options (no endpoints, a malformed endpoint) with a
+ * message in errbuf (may be NULL) naming the problem; BERTH_ENOMEM. */
+int berth_open(struct berth **out, const struct berth_options *o, char *errbuf, size_t errlen);
+/* Closes the connection and frees the handle. The session is left to expire. NULL: no-op. */
+void berth_close(struct berth *b);
+/* The last failure's message with context; "" after a success. Valid until the next call. */
+const char *berth_errmsg(const struct berth *b);
+/* The endpoints as configured. */
+size_t berth_endpoint_count(const struct berth *b);
+const char *berth_endpoint(const struct berth *b, size_t i);
+
+/* Frees what a result owns and zeroes it. Safe on a zeroed or already freed result. */
+void berth_result_free(struct berth_result *res);
+/* The first key-value of the first operation's result (a get's key), or NULL. */
+const struct reply_kv *berth_result_kv(const struct berth_result *res);
+
+/* Every call below overwrites *res (free a previous result first) and returns res->err. */
+
+/* A transaction (common/msg.h). Borrowed for the call only. serializable applies to a
+ * transaction without writes (answered by any member, possibly stale). */
+int berth_txn(struct berth *b, const struct msg_txn *t, bool serializable,
+	      struct berth_result *res);
+
+/* put key = value, attached to lease (0: none). */
+int berth_put(struct berth *b, const void *key, size_t klen, const void *value, size_t vlen,
+	      uint64_t lease, struct berth_result *res);
+/* get key at rev (0: current). A missing key is a success without kvs:
+ * berth_result_kv returns NULL. */
+int berth_get(struct berth *b, const void *key, size_t klen, uint64_t rev, bool serializable,
+	      struct berth_result *res);
+/* delete key, or every key starting with it; reply.ops[0].deleted counts them. */
+int berth_delete(struct berth *b, const void *key, size_t klen, bool prefix,
+		 struct berth_result *res);
+
+struct berth_range {
+	const void *key; /* start, or the prefix */
+	size_t klen;
+	const void *end; /* [key, end); NULL with prefix false: the one key; "\0": to the last */
+	size_t elen;
+	bool prefix;
+	uint64_t limit; /* 0: no limit */
+	bool keys_only;
+	bool count_only;
+	uint64_t rev; /* 0: current */
+	bool serializable;
+};
+int berth_range(struct berth *b, const struct berth_range *r, struct berth_result *res);
+
+/* Compacts the history up to rev. */
+int berth_compact(struct berth *b, uint64_t rev, struct berth_result *res);
+
+/* Leases: grant (id 0: the store picks; ttl in seconds), revoke, keepalive. The reply
+ * carries id and ttl. */
+int berth_lease_grant(struct berth *b, int64_t ttl_s, uint64_t id, struct berth_result *res);
+int berth_lease_revoke(struct berth *b, uint64_t id, struct berth_result *res);
+int berth_lease_keepalive(struct berth *b, uint64_t id, struct berth_result *res);
+
+/* One node's status (res->resp.status, has_status). endpoint NULL: the node the handle is
+ * connected to (connecting to any if none); otherwise that endpoint, on a connection of
+ * its own for this call. */
+int berth_status(struct berth *b, const char *endpoint, struct berth_result *res);
+
+/* Asks every configured endpoint separately (each within timeout_ms). out has n entries,
+ * n == berth_endpoint_count(b); each gets its own result or error. Returns 0 when at least
+ * one answered, else BERTH_ENOCONN. Free each out[i].res. */
+struct berth_endpoint_status {
+	const char *endpoint; /* borrowed from the handle */
+	int err;
+	char errmsg[BERTH_ERRMSG_BYTES];
+	struct berth_result res;
+};
+int berth_status_all(struct berth *b, struct berth_endpoint_status *out, size_t n);
+
+#endif
