@@ -1,10 +1,11 @@
 # berth: one non-recursive Makefile.  Objects go to build/ (build-asan/ for `make asan`).
 #
 #   make            build every program
-#   make test       install missing dependencies, build, run every unit test
+#   make test       install missing dependencies, build, run every unit and integration test
 #   make asan       the same suite under ASan + UBSan (objects in build-asan/)
 #   make check      test + clang-format check + layering check
 #   make bench-fsm  the state machine's apply micro-benchmark
+#   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
 #   make demo       (arrives with the replicated store, issue 3)
 
 SAN       ?=
@@ -34,6 +35,10 @@ CLIENT_SRC := $(filter-out client/berthctl.c,$(wildcard client/*.c))
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+# Integration tests: real berth-store processes on loopback (tests/integ/cluster.h).
+INTEG_SRC     := $(wildcard tests/integ/test_*.c)
+INTEG_TESTS   := $(patsubst tests/integ/%.c,$(BUILD)/integ/%,$(INTEG_SRC))
+INTEG_SUPPORT := $(filter-out tests/integ/test_%.c,$(wildcard tests/integ/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
@@ -67,16 +72,28 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBBE
 # test_berthctl runs the program.
 $(BUILD)/tests/test_berthctl: | $(BUILD)/berthctl
 
+# The integration tests run the berth-store of the same build (BERTH_STORE_BIN below).
+$(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIBBERTH) $(LIBCOMMON) \
+		  | $(BUILD)/berth-store
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
 $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-# Each test binary runs on its own; a failure stops the run with its name.
-test: $(PROGRAMS) $(TESTS)
-	@tests/run-unit $(TESTS)
+# Each test binary runs on its own, the unit tests first, then the integration tests;
+# the last line totals them all.
+test: $(PROGRAMS) $(TESTS) $(INTEG_TESTS)
+	@BERTH_STORE_BIN=$(BUILD)/berth-store tests/run-unit $(TESTS) $(INTEG_TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+# The deterministic cluster simulation over many more seeds than make test runs.
+SIM_SEEDS ?= 3000
+sim-long: $(BUILD)/tests/test_sim
+	BERTH_SIM_SEEDS=$(SIM_SEEDS) BERTH_SIM_BASE=$${BERTH_SIM_BASE:-1} $(BUILD)/tests/test_sim
 
 bench-fsm: $(BUILD)/bench-fsm
 	$(BUILD)/bench-fsm $(BENCH_ARGS)
@@ -93,7 +110,7 @@ demo: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan check bench-fsm demo clean
+.PHONY: all test asan check bench-fsm sim-long demo clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
