@@ -318,3 +318,25 @@ int fsm_lease_foreach(struct fsm *f, fsm_lease_fn fn, void *ctx)
 		rv = kv_err(&f->kv, rc, "lease list");
 	return rv;
 }
+
+int fsm_lease_get(struct fsm *f, uint64_t id, int64_t *ttl_s)
+{
+	MDB_txn *txn;
+	uint8_t k[8];
+	kv_be64_put(k, id);
+	MDB_val key = {8, k}, v;
+	int rc = mdb_txn_begin(f->kv.env, NULL, MDB_RDONLY, &txn), rv;
+	if (rc != 0)
+		return kv_err(&f->kv, rc, "lease get");
+	rc = mdb_get(txn, f->kv.leases, &key, &v);
+	if (rc == 0 && v.mv_size == 8) {
+		*ttl_s = (int64_t)kv_be64_get(v.mv_data);
+		rv = 0;
+	} else if (rc == 0) {
+		rv = BERTH_ECORRUPT;
+	} else {
+		rv = rc == MDB_NOTFOUND ? BERTH_ENOTFOUND : kv_err(&f->kv, rc, "lease get");
+	}
+	mdb_txn_abort(txn);
+	return rv;
+}

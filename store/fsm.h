@@ -129,6 +129,8 @@ int fsm_snapshot_peek(const uint8_t *buf, size_t n, uint64_t *applied);
  * order. The callback returns 0 to go on. */
 typedef int (*fsm_lease_fn)(void *ctx, uint64_t id, int64_t ttl_s);
 int fsm_lease_foreach(struct fsm *f, fsm_lease_fn fn, void *ctx);
+/* One committed lease: 0 with its TTL, BERTH_ENOTFOUND, or an LMDB failure. */
+int fsm_lease_get(struct fsm *f, uint64_t id, int64_t *ttl_s);
 
 /* Internal to store/: reads the meta table into m and checks the database format. */
 int fsm_meta_load(struct fsm *f, MDB_txn *txn, struct fsm_meta *m);

@@ -58,6 +58,7 @@ static void node_check(uv_check_t *check)
 	if (rfsm_flush(&n->rfsm) != 0)
 		node_fatal(n, "state machine", rfsm_fatal(&n->rfsm));
 	server_iteration(n);
+	ttl_tick(n);
 	rfsm_drop_upto(&n->rfsm, n->applied_seen);
 	n->applied_seen = raft_last_applied(&n->raft);
 }
@@ -71,6 +72,7 @@ static void node_raft_closed(struct raft *r)
 		log_error("final commit: %s", n->rfsm.errmsg);
 	rfsm_close(&n->rfsm);
 	fsm_close(&n->fsm);
+	ttl_close(&n->ttl);
 	uv_close((uv_handle_t *)&n->check, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
 	uv_close((uv_handle_t *)&n->sigint, NULL);

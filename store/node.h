@@ -16,6 +16,7 @@
 #include "store/fsm.h"
 #include "store/rfsm.h"
 #include "store/server.h"
+#include "store/ttl.h"
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -32,6 +33,7 @@ struct node {
 	uv_check_t check;
 	uv_signal_t sigterm, sigint;
 	struct server srv;
+	struct ttl ttl;
 	uint64_t applied_seen; /* raft_last_applied at the previous iteration's end */
 	bool stopping;
 	int exit_code;

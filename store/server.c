@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/reply.h"
 #include "common/wire.h"
 #include "store/node.h"
 
@@ -131,6 +132,8 @@ static void server_pending_free(struct pending *p)
 /* Answers a pending request (if its connection is still there) and frees it. */
 static void server_finish(struct pending *p, int err)
 {
+	if (p->expire)
+		ttl_expire_done(p->node);
 	if (p->conn != NULL)
 		server_send(p->conn, p->id, err, err ? NULL : p->reply, p->reply_len, NULL);
 	server_pending_free(p);
@@ -334,6 +337,33 @@ static void server_hello(struct conn *c, const struct msg_req *r)
 	server_send(c, r->id, 0, NULL, 0, NULL);
 }
 
+/* Keepalives are the leader's alone and are not logged (store/ttl.h). */
+static void server_keepalive(struct node *n, struct pending *p)
+{
+	struct mp_buf out;
+	int64_t ttl_s = 0;
+	if (!node_is_leader(n)) {
+		server_finish(p, BERTH_ENOTLEADER);
+		return;
+	}
+	int rv = ttl_keepalive(n, p->req.lease, &ttl_s);
+	if (rv == BERTH_EUNAVAILABLE) { /* the leader has not confirmed its term yet */
+		server_finish(p, rv);
+		return;
+	}
+	mp_buf_init(&out);
+	if (rv != 0) {
+		reply_pack_error(&out.pk, rv, fsm_revision(&n->fsm));
+	} else {
+		msgpack_pack_map(&out.pk, 3);
+		mp_pack_kv_u64(&out.pk, "id", p->req.lease);
+		mp_pack_kv_i64(&out.pk, "ttl", ttl_s);
+		mp_pack_kv_u64(&out.pk, "rev", fsm_revision(&n->fsm));
+	}
+	p->reply = mp_buf_take(&out, &p->reply_len);
+	server_finish(p, mp_buf_error(&out));
+}
+
 /* A request for the state machine: propose it, or queue or answer a read. The pending
  * struct takes the frame copy (reads keep it: the decoded request borrows from it). */
 static void server_request(struct conn *c, const struct msg_req *r, uint8_t *frame)
@@ -387,12 +417,26 @@ static void server_request(struct conn *c, const struct msg_req *r, uint8_t *fra
 		cmd.ttl = r->ttl > (int64_t)n->cfg.session_ttl_ms ? (int64_t)n->cfg.session_ttl_ms
 								  : r->ttl;
 		break;
+	case MSG_REQ_LEASE_KEEPALIVE:
+		server_keepalive(n, p);
+		return;
 	default:
-		/* Keepalives and watches arrive with the next steps of issue 3. */
+		/* Watches arrive with the next step of issue 3. */
 		server_finish(p, BERTH_EBADREQ);
 		return;
 	}
 	server_propose(n, p, &cmd);
+}
+
+int server_propose_internal(struct node *n, const struct msg_cmd *cmd)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return BERTH_ENOMEM;
+	p->node = n;
+	p->expire = cmd->type == MSG_CMD_LEASE_EXPIRE;
+	server_propose(n, p, cmd);
+	return 0;
 }
 
 static void server_frame(struct conn *c, const uint8_t *payload, size_t len)
