@@ -11,7 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#define SERVER_READ_BYTES (64 * 1024)
+#define SERVER_READ_BYTES (16 * 1024)
+/* A client that does not read its responses is cut off once this much waits to be sent. */
+#define SERVER_MAX_UNSENT_BYTES ((size_t)64 << 20)
 
 struct conn {
 	uv_tcp_t tcp;
@@ -24,6 +26,8 @@ struct conn {
 	char peer[64];
 	char rbuf[SERVER_READ_BYTES];
 };
+
+static void server_conn_close(struct conn *c);
 
 struct server_write {
 	uv_write_t req;
@@ -50,6 +54,12 @@ static void server_send(struct conn *c, uint64_t id, int err, const uint8_t *rep
 
 	if (c->closing)
 		return;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > SERVER_MAX_UNSENT_BYTES) {
+		log_warn("%s: does not read its responses (%zu bytes unsent): closing", c->peer,
+			 uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
+		server_conn_close(c);
+		return;
+	}
 	node_header(n, &h);
 	mp_buf_init(&b);
 	mp_buf_append(&b, hdr, 4);
@@ -234,6 +244,7 @@ static void server_barrier_cb(struct raft_barrier *req, int status)
 	while (reads != NULL) {
 		struct pending *p = reads;
 		reads = p->next;
+		n->srv.reads_waiting--;
 		if (status == 0 && n->srv.ready_term == raft_current_term(&n->raft))
 			server_read_now(n, p);
 		else
@@ -389,9 +400,12 @@ static void server_request(struct conn *c, const struct msg_req *r, uint8_t *fra
 				server_read_now(n, p);
 			} else if (!node_is_leader(n)) {
 				server_finish(p, BERTH_ENOTLEADER);
+			} else if (n->srv.reads_waiting >= n->cfg.max_pending) {
+				server_finish(p, BERTH_EBUSY); /* each holds its frame */
 			} else {
 				p->next = n->srv.reads_next;
 				n->srv.reads_next = p;
+				n->srv.reads_waiting++;
 				server_maybe_barrier(n);
 			}
 			return;
@@ -602,6 +616,7 @@ void server_iteration(struct node *n)
 		while (s->reads_next != NULL) {
 			struct pending *p = s->reads_next;
 			s->reads_next = p->next;
+			s->reads_waiting--;
 			server_finish(p, BERTH_ENOTLEADER);
 		}
 	}

@@ -48,6 +48,7 @@ struct server {
 	struct pending *commit_wait; /* applied writes waiting for their batch to commit */
 	struct pending *reads_next;  /* linearizable reads waiting for the next barrier */
 	struct pending *reads_cur;   /* ... covered by the barrier in flight */
+	unsigned reads_waiting;      /* in both read queues; at most max_pending */
 	struct raft_barrier barrier;
 	bool barrier_inflight;
 	uint64_t ready_term; /* term whose first barrier completed: reads may be served */
