@@ -5,6 +5,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,9 @@ static void node_raft_closed(struct raft *r)
 	fsm_close(&n->fsm);
 	ttl_close(&n->ttl);
 	uv_close((uv_handle_t *)&n->check, NULL);
+	/* A second SIGTERM while the loop winds down must not kill the process by signal. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 	log_info("stopped");
