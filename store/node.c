@@ -69,6 +69,7 @@ static void node_raft_closed(struct raft *r)
 	struct node *n = r->data;
 	raft_uv_close(&n->io);
 	raft_uv_tcp_close(&n->transport);
+	server_drain(n);
 	if (rfsm_flush(&n->rfsm) != 0)
 		log_error("final commit: %s", n->rfsm.errmsg);
 	rfsm_close(&n->rfsm);

@@ -597,6 +597,20 @@ void server_stop(struct node *n)
 		server_conn_close(n->srv.conns);
 }
 
+void server_drain(struct node *n)
+{
+	struct pending *lists[3] = {n->srv.commit_wait, n->srv.reads_next, n->srv.reads_cur};
+	n->srv.commit_wait = n->srv.reads_next = n->srv.reads_cur = NULL;
+	n->srv.reads_waiting = 0;
+	for (int i = 0; i < 3; i++) {
+		while (lists[i] != NULL) {
+			struct pending *p = lists[i];
+			lists[i] = p->next;
+			server_pending_free(p); /* connections are gone: nobody to answer */
+		}
+	}
+}
+
 void server_iteration(struct node *n)
 {
 	struct server *s = &n->srv;

@@ -59,6 +59,9 @@ struct server {
 int server_start(struct node *n);
 /* Stops accepting and closes every connection (asynchronously). */
 void server_stop(struct node *n);
+/* After raft has closed: frees every request still queued (nobody is left to answer).
+ * Must run before the state machine closes. */
+void server_drain(struct node *n);
 /* Once per loop iteration, after the batch was flushed: release what can be released. */
 void server_iteration(struct node *n);
 /* Proposes a command of the node's own (no client waits for it): a lease expiry, whose
