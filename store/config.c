@@ -56,6 +56,8 @@ static const struct config_opt config_opts[] = {
 	U(max_value_bytes, "1048576", 0, 64u << 20, "largest value (same on every member)"),
 	U(max_txn_ops, "128", 1, 65536, "compares, and operations per branch, per txn"),
 	U(session_ttl_ms, "60000", 1000, FSM_SESSION_MAX_TTL_MS, "longest client session TTL"),
+	U(compact_keep, "100000", 0, UINT32_MAX,
+	  "revisions of history kept by automatic compaction (0: off)"),
 };
 #define CONFIG_NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
 

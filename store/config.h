@@ -39,6 +39,7 @@ struct config {
 	uint64_t max_value_bytes;
 	uint64_t max_txn_ops;
 	uint64_t session_ttl_ms;
+	uint64_t compact_keep;
 	/* Derived from bootstrap. */
 	struct config_member members[CONFIG_MAX_MEMBERS];
 	unsigned nmembers;

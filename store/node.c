@@ -60,6 +60,7 @@ static void node_check(uv_check_t *check)
 		node_fatal(n, "state machine", rfsm_fatal(&n->rfsm));
 	server_iteration(n);
 	ttl_tick(n);
+	compactor_tick(n);
 	rfsm_drop_upto(&n->rfsm, n->applied_seen);
 	n->applied_seen = raft_last_applied(&n->raft);
 }

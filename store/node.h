@@ -12,6 +12,7 @@
 #define BERTH_STORE_NODE_H
 
 #include "common/wire.h"
+#include "store/compactor.h"
 #include "store/config.h"
 #include "store/fsm.h"
 #include "store/rfsm.h"
@@ -34,6 +35,7 @@ struct node {
 	uv_signal_t sigterm, sigint;
 	struct server srv;
 	struct ttl ttl;
+	struct compactor compactor;
 	uint64_t applied_seen; /* raft_last_applied at the previous iteration's end */
 	bool stopping;
 	int exit_code;

@@ -142,8 +142,8 @@ static void server_pending_free(struct pending *p)
 /* Answers a pending request (if its connection is still there) and frees it. */
 static void server_finish(struct pending *p, int err)
 {
-	if (p->expire)
-		ttl_expire_done(p->node);
+	if (p->done != NULL)
+		p->done(p->node);
 	if (p->conn != NULL)
 		server_send(p->conn, p->id, err, err ? NULL : p->reply, p->reply_len, NULL);
 	server_pending_free(p);
@@ -442,13 +442,13 @@ static void server_request(struct conn *c, const struct msg_req *r, uint8_t *fra
 	server_propose(n, p, &cmd);
 }
 
-int server_propose_internal(struct node *n, const struct msg_cmd *cmd)
+int server_propose_internal(struct node *n, const struct msg_cmd *cmd, void (*done)(struct node *n))
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return BERTH_ENOMEM;
 	p->node = n;
-	p->expire = cmd->type == MSG_CMD_LEASE_EXPIRE;
+	p->done = done;
 	server_propose(n, p, cmd);
 	return 0;
 }

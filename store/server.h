@@ -33,10 +33,10 @@ struct pending {
 	uint64_t batch;
 	uint8_t *frame; /* owned copy of a read's request frame (msg_req borrows from it) */
 	struct msg_req req;
-	bool expire;             /* the leader's own lease-expiry proposal (store/ttl.h) */
-	struct pending *next;    /* in one of the server's queues */
-	struct pending *cnext;   /* in its connection's list */
-	struct pending **cprevp; /* link pointing at this one in the connection's list */
+	void (*done)(struct node *n); /* a proposal of the node's own: called when it ends */
+	struct pending *next;         /* in one of the server's queues */
+	struct pending *cnext;        /* in its connection's list */
+	struct pending **cprevp;      /* link pointing at this one in the connection's list */
 };
 
 struct server {
@@ -64,8 +64,10 @@ void server_stop(struct node *n);
 void server_drain(struct node *n);
 /* Once per loop iteration, after the batch was flushed: release what can be released. */
 void server_iteration(struct node *n);
-/* Proposes a command of the node's own (no client waits for it): a lease expiry, whose
- * completion, however it ends, calls ttl_expire_done. 0 or BERTH_ENOMEM. */
-int server_propose_internal(struct node *n, const struct msg_cmd *cmd);
+/* Proposes a command of the node's own (no client waits for it: a lease expiry, a
+ * compaction); done is called once it ends, however it ends. 0 or BERTH_ENOMEM (then
+ * done is not called). */
+int server_propose_internal(struct node *n, const struct msg_cmd *cmd,
+			    void (*done)(struct node *n));
 
 #endif

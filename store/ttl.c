@@ -97,11 +97,14 @@ static void ttl_expire(struct node *n)
 	if (k == 0)
 		return;
 	struct msg_cmd cmd = {.type = MSG_CMD_LEASE_EXPIRE, .nleases = k, .leases = ids};
-	if (server_propose_internal(n, &cmd) == 0) {
-		t->expiring = true;
-		t->expired_total += k;
-		log_debug("expiring %u lease(s)", k);
+	/* Set before proposing: a proposal refused at once calls ttl_expire_done. */
+	t->expiring = true;
+	if (server_propose_internal(n, &cmd, ttl_expire_done) != 0) {
+		t->expiring = false;
+		return;
 	}
+	t->expired_total += k;
+	log_debug("expiring %u lease(s)", k);
 }
 
 void ttl_tick(struct node *n)

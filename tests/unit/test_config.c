@@ -49,6 +49,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.max_key_bytes, 1024);
 	assert_int_equal(c.max_value_bytes, 1048576);
 	assert_int_equal(c.max_txn_ops, 128);
+	assert_int_equal(c.compact_keep, 100000);
 	assert_string_equal(c.token, "");
 	assert_string_equal(c.log_level, "info");
 	assert_int_equal(c.nmembers, 0);
