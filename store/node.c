@@ -49,6 +49,17 @@ void node_header(struct node *n, struct wire_header *h)
 	h->leader = id;
 }
 
+static void node_idle(uv_idle_t *idle)
+{
+	(void)idle; /* its only job is to keep the loop from blocking in poll */
+}
+
+void node_kick(struct node *n)
+{
+	if (!n->stopping && !uv_is_active((uv_handle_t *)&n->kick))
+		uv_idle_start(&n->kick, node_idle);
+}
+
 /* The end of every loop iteration: commit the batch, release responses, drop replies
  * applied before the previous iteration ended (their callbacks have fired by now). */
 static void node_check(uv_check_t *check)
@@ -63,6 +74,13 @@ static void node_check(uv_check_t *check)
 	compactor_tick(n);
 	rfsm_drop_upto(&n->rfsm, n->applied_seen);
 	n->applied_seen = raft_last_applied(&n->raft);
+	/* Work that raft's own handles may have added after this hook ran keeps the loop
+	 * turning; otherwise let it sleep until the next event. */
+	if (n->fsm.batch != NULL || n->srv.commit_wait != NULL || n->srv.reads_next != NULL ||
+	    n->rfsm.nreplies > 0)
+		node_kick(n);
+	else if (uv_is_active((uv_handle_t *)&n->kick))
+		uv_idle_stop(&n->kick);
 }
 
 static void node_raft_closed(struct raft *r)
@@ -77,6 +95,7 @@ static void node_raft_closed(struct raft *r)
 	fsm_close(&n->fsm);
 	ttl_close(&n->ttl);
 	uv_close((uv_handle_t *)&n->check, NULL);
+	uv_close((uv_handle_t *)&n->kick, NULL);
 	/* A second SIGTERM while the loop winds down must not kill the process by signal. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
@@ -194,6 +213,8 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 	uv_check_init(loop, &n->check);
 	n->check.data = n;
 	uv_check_start(&n->check, node_check);
+	uv_idle_init(loop, &n->kick);
+	n->kick.data = n;
 	uv_signal_init(loop, &n->sigterm);
 	uv_signal_init(loop, &n->sigint);
 	n->sigterm.data = n->sigint.data = n;
@@ -210,6 +231,7 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 err_after_raft:
 	n->stopping = true;
 	uv_check_init(loop, &n->check);
+	uv_idle_init(loop, &n->kick);
 	uv_signal_init(loop, &n->sigterm);
 	uv_signal_init(loop, &n->sigint);
 	raft_close(&n->raft, node_raft_closed);

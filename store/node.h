@@ -32,6 +32,7 @@ struct node {
 	struct raft_io io;
 	struct raft raft;
 	uv_check_t check;
+	uv_idle_t kick; /* running while work is pending: the loop must not block */
 	uv_signal_t sigterm, sigint;
 	struct server srv;
 	struct ttl ttl;
@@ -51,6 +52,12 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg);
 void node_stop(struct node *n);
 /* Logs a fatal condition and exits the process with status 1 (see above). */
 void node_fatal(struct node *n, const char *what, int rv);
+
+/* Makes sure the end-of-iteration hook runs again without waiting for I/O: raft_uv
+ * fires callbacks from its own prepare and check handles, possibly after this node's
+ * hook in the same iteration, and nothing else would wake the loop before the next
+ * heartbeat. */
+void node_kick(struct node *n);
 
 /* Raft accessors for the server. */
 bool node_is_leader(struct node *n);

@@ -171,6 +171,7 @@ static void server_apply_cb(struct raft_apply *req, int status, void *result)
 	p->batch = rep.batch;
 	p->next = n->srv.commit_wait;
 	n->srv.commit_wait = p;
+	node_kick(n); /* the hook may have run already in this iteration */
 }
 
 /* Proposes a command for a pending request. On failure the request is answered. */
@@ -231,6 +232,7 @@ static void server_barrier_cb(struct raft_barrier *req, int status)
 {
 	struct node *n = req->data;
 	struct pending *reads = n->srv.reads_cur;
+	node_kick(n);
 	n->srv.reads_cur = NULL;
 	n->srv.barrier_inflight = false;
 	if (status == 0 && node_is_leader(n)) {
