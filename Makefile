@@ -5,6 +5,7 @@
 #   make asan       the same suite under ASan + UBSan (objects in build-asan/)
 #   make check      test + clang-format check + layering check
 #   make bench-fsm  the state machine's apply micro-benchmark
+#   make bench-kv   berth-bench against a local three-member cluster (tools/bench-kv)
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
 #   make demo       (arrives with the replicated store, issue 3)
 
@@ -32,6 +33,7 @@ $(DEPS_STAMP):
 COMMON_SRC := $(wildcard common/*.c)
 STORE_SRC  := $(filter-out store/main.c,$(wildcard store/*.c))
 CLIENT_SRC := $(filter-out client/berthctl.c,$(wildcard client/*.c))
+BENCH_SRC  := $(wildcard tools/bench*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
@@ -44,7 +46,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBSTORE  := $(BUILD)/libstore.a
 LIBBERTH  := $(BUILD)/libberth.a
-PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl
+PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench
 
 all: $(PROGRAMS)
 
@@ -64,6 +66,10 @@ $(BUILD)/berth-store: $(call obj,store/main.c) $(LIBSTORE) $(LIBCOMMON)
 
 $(BUILD)/berthctl: $(call obj,client/berthctl.c) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# berth-bench talks to the store only through libberth; -pthread for its client threads.
+$(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
+	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBBERTH) $(LIBSTORE) \
 		  $(LIBCOMMON)
@@ -98,6 +104,10 @@ sim-long: $(BUILD)/tests/test_sim
 bench-fsm: $(BUILD)/bench-fsm
 	$(BUILD)/bench-fsm $(BENCH_ARGS)
 
+# Every kv case, the fsync floor and failover on a cluster of its own (build/bench-cluster).
+bench-kv: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berthctl
+	@BERTH_BIN=$(BUILD) tools/bench-kv
+
 check: test
 	@tools/check-format
 	@tools/check-layering
@@ -110,7 +120,7 @@ demo: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan check bench-fsm sim-long demo clean
+.PHONY: all test asan check bench-fsm bench-kv sim-long demo clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
