@@ -11,7 +11,7 @@
 #include "tests/unit/model.h"
 #include "tests/unit/model_gen.h"
 #include "tests/unit/model_keys.h"
-#include "tests/unit/model_rng.h"
+#include "tests/unit/rng.h"
 #include "tests/unit/model_run.h"
 
 #include <string.h>
@@ -33,38 +33,38 @@ static struct bytes gen_copy(struct gcmd *g, const uint8_t *p, size_t n)
 
 static struct bytes gen_key(struct run *x)
 {
-	if (model_rng_pct(&x->rng, x->long_pct))
+	if (rng_pct(&x->rng, x->long_pct))
 		return model_keys_pick(MODEL_KEYS_LONG, &x->rng);
 	return model_keys_pick(MODEL_KEYS_SHORT, &x->rng);
 }
 
 static struct bytes gen_bound(struct run *x)
 {
-	if (model_rng_pct(&x->rng, 60))
+	if (rng_pct(&x->rng, 60))
 		return gen_key(x);
 	return model_keys_pick(MODEL_KEYS_BOUND, &x->rng);
 }
 
 static int64_t gen_int(struct run *x)
 {
-	switch (model_rng_below(&x->rng, 10)) {
+	switch (rng_below(&x->rng, 10)) {
 	case 0:
 	case 1:
 	case 2:
 	case 3:
-		return (int64_t)model_rng_below(&x->rng, 240) - 40;
+		return (int64_t)rng_below(&x->rng, 240) - 40;
 	case 4:
-		return INT64_MAX - (int64_t)model_rng_below(&x->rng, 3);
+		return INT64_MAX - (int64_t)rng_below(&x->rng, 3);
 	case 5:
-		return INT64_MIN + (int64_t)model_rng_below(&x->rng, 3);
+		return INT64_MIN + (int64_t)rng_below(&x->rng, 3);
 	case 6:
-		return (int64_t)model_rng_next(&x->rng);
+		return (int64_t)rng_next(&x->rng);
 	case 7:
-		return ((int64_t)1 << (8 * (1 + model_rng_below(&x->rng, 4)))) - 2 +
-		       (int64_t)model_rng_below(&x->rng, 4);
+		return ((int64_t)1 << (8 * (1 + rng_below(&x->rng, 4)))) - 2 +
+		       (int64_t)rng_below(&x->rng, 4);
 	case 8:
-		return -((int64_t)1 << (8 * (1 + model_rng_below(&x->rng, 4)) - 1)) - 2 +
-		       (int64_t)model_rng_below(&x->rng, 4);
+		return -((int64_t)1 << (8 * (1 + rng_below(&x->rng, 4)) - 1)) - 2 +
+		       (int64_t)rng_below(&x->rng, 4);
 	default:
 		return 0;
 	}
@@ -72,15 +72,15 @@ static int64_t gen_int(struct run *x)
 
 static int64_t gen_delta(struct run *x)
 {
-	switch (model_rng_below(&x->rng, 10)) {
+	switch (rng_below(&x->rng, 10)) {
 	case 0:
 		return INT64_MAX;
 	case 1:
 		return INT64_MIN;
 	case 2:
-		return (int64_t)model_rng_next(&x->rng);
+		return (int64_t)rng_next(&x->rng);
 	default:
-		return (int64_t)model_rng_below(&x->rng, 7) - 3;
+		return (int64_t)rng_below(&x->rng, 7) - 3;
 	}
 }
 
@@ -88,7 +88,7 @@ static int64_t gen_delta(struct run *x)
 static struct bytes gen_value(struct run *x, struct gcmd *g)
 {
 	static const uint8_t alpha[] = {'a', 'b', 0, 0xff, 0x7f, 0xcc, 0xd3};
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	uint8_t *p;
 	if (k < 45) {
 		p = gen_alloc(g, 9);
@@ -98,31 +98,31 @@ static struct bytes gen_value(struct run *x, struct gcmd *g)
 	}
 	if (k < 52) {
 		/* Wide encodings: d3 of a small number is an integer, cf above INT64_MAX is not. */
-		int64_t v = (int64_t)model_rng_below(&x->rng, 200) - 100;
+		int64_t v = (int64_t)rng_below(&x->rng, 200) - 100;
 		p = gen_alloc(g, 9);
-		p[0] = model_rng_pct(&x->rng, 50) ? 0xd3 : 0xcf;
+		p[0] = rng_pct(&x->rng, 50) ? 0xd3 : 0xcf;
 		for (int i = 0; i < 8; i++)
 			p[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
 		return (struct bytes){p, 9};
 	}
 	if (k < 58)
 		return (struct bytes){NULL, 0};
-	size_t n = 1 + model_rng_below(&x->rng, 12);
+	size_t n = 1 + rng_below(&x->rng, 12);
 	p = gen_alloc(g, n);
 	for (size_t i = 0; i < n; i++)
-		p[i] = model_rng_pct(&x->rng, 70) ? alpha[model_rng_below(&x->rng, sizeof(alpha))]
-						  : (uint8_t)model_rng_next(&x->rng);
+		p[i] = rng_pct(&x->rng, 70) ? alpha[rng_below(&x->rng, sizeof(alpha))]
+					    : (uint8_t)rng_next(&x->rng);
 	return (struct bytes){p, n};
 }
 
 /* A live lease (when there is one and the dice say so), a missing one, or none. */
 static uint64_t gen_lease(struct run *x, unsigned live_pct, unsigned missing_pct)
 {
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	if (k < live_pct && x->m.nleases > 0)
-		return x->m.leases[model_rng_below(&x->rng, x->m.nleases)].id;
+		return x->m.leases[rng_below(&x->rng, x->m.nleases)].id;
 	if (k < live_pct + missing_pct) {
-		uint64_t id = x->m.next_lease + 50 + model_rng_below(&x->rng, 5);
+		uint64_t id = x->m.next_lease + 50 + rng_below(&x->rng, 5);
 		return model_lease_find(&x->m, id) < 0 ? id : 0;
 	}
 	return 0;
@@ -131,7 +131,7 @@ static uint64_t gen_lease(struct run *x, unsigned live_pct, unsigned missing_pct
 /* One key, a prefix, [start, end) or [start, no bound). */
 static void gen_addr(struct run *x, struct msg_op *op, bool del)
 {
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	if (k < (del ? 50u : 40u)) {
 		op->key = gen_key(x);
 	} else if (k < 70) {
@@ -139,11 +139,11 @@ static void gen_addr(struct run *x, struct msg_op *op, bool del)
 		/* Deleting prefix "" empties the store: rarely. */
 		do
 			op->key = model_keys_pick(MODEL_KEYS_PREFIX, &x->rng);
-		while (del && op->key.n == 0 && model_rng_pct(&x->rng, 90));
+		while (del && op->key.n == 0 && rng_pct(&x->rng, 90));
 	} else {
 		op->key = gen_bound(x);
-		op->end = model_rng_pct(&x->rng, 25) ? (struct bytes){(const uint8_t *)"", 1}
-						     : gen_bound(x);
+		op->end = rng_pct(&x->rng, 25) ? (struct bytes){(const uint8_t *)"", 1}
+					       : gen_bound(x);
 	}
 }
 
@@ -151,17 +151,17 @@ static void gen_addr(struct run *x, struct msg_op *op, bool del)
 static uint64_t gen_read_rev(struct run *x)
 {
 	const struct model *m = &x->m;
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	uint64_t lo = m->compacted > 0 ? m->compacted : 1, hi = m->rev;
 	if (k < 62 || hi < lo)
 		return 0;
 	if (k < 88)
-		return lo + model_rng_below(&x->rng, hi - lo + 1);
+		return lo + rng_below(&x->rng, hi - lo + 1);
 	if (k < 92)
 		return hi;
 	if (k < 96 || m->compacted <= 1)
-		return m->rev + 1 + model_rng_below(&x->rng, 2);
-	return 1 + model_rng_below(&x->rng, m->compacted - 1);
+		return m->rev + 1 + rng_below(&x->rng, 2);
+	return 1 + rng_below(&x->rng, m->compacted - 1);
 }
 
 static void gen_op(struct run *x, struct gcmd *g, struct msg_op *op, uint8_t type)
@@ -171,12 +171,12 @@ static void gen_op(struct run *x, struct gcmd *g, struct msg_op *op, uint8_t typ
 	switch (type) {
 	case MSG_OP_RANGE:
 		gen_addr(x, op, false);
-		if (model_rng_pct(&x->rng, 15))
+		if (rng_pct(&x->rng, 15))
 			op->flags |= MSG_F_KEYS_ONLY;
-		if (model_rng_pct(&x->rng, 10))
+		if (rng_pct(&x->rng, 10))
 			op->flags |= MSG_F_COUNT_ONLY;
-		if (model_rng_pct(&x->rng, 30))
-			op->limit = 1 + model_rng_below(&x->rng, 4);
+		if (rng_pct(&x->rng, 30))
+			op->limit = 1 + rng_below(&x->rng, 4);
 		op->rev = gen_read_rev(x);
 		break;
 	case MSG_OP_PUT:
@@ -197,23 +197,22 @@ static void gen_op(struct run *x, struct gcmd *g, struct msg_op *op, uint8_t typ
 
 static uint8_t gen_op_type(struct run *x)
 {
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	return k < 35 ? MSG_OP_PUT : k < 50 ? MSG_OP_DEL : k < 70 ? MSG_OP_ADD : MSG_OP_RANGE;
 }
 
 /* Compares aimed at the key's real state half of the time, so both branches run. */
 static void gen_cmp(struct run *x, struct gcmd *g, struct msg_compare *c)
 {
-	c->target = (uint8_t)model_rng_below(&x->rng, MSG_CMP_TARGET_COUNT);
-	c->op = (uint8_t)model_rng_below(&x->rng, MSG_CMP_OP_COUNT);
-	c->key = model_rng_pct(&x->rng, 95) ? gen_key(x) : gen_bound(x);
+	c->target = (uint8_t)rng_below(&x->rng, MSG_CMP_TARGET_COUNT);
+	c->op = (uint8_t)rng_below(&x->rng, MSG_CMP_OP_COUNT);
+	c->key = rng_pct(&x->rng, 95) ? gen_key(x) : gen_bound(x);
 	int i = model_keys_find(c->key);
 	const struct mver *v = i >= 0 ? model_current(&x->m, (size_t)i) : NULL;
 	int64_t have = 0;
 	switch (c->target) {
 	case MSG_CMP_VALUE:
-		c->value = v && model_rng_pct(&x->rng, 50) ? gen_copy(g, v->val, v->vn)
-							   : gen_value(x, g);
+		c->value = v && rng_pct(&x->rng, 50) ? gen_copy(g, v->val, v->vn) : gen_value(x, g);
 		return;
 	case MSG_CMP_VERSION:
 		have = v ? v->version : 0;
@@ -229,23 +228,22 @@ static void gen_cmp(struct run *x, struct gcmd *g, struct msg_compare *c)
 			have = gen_int(x);
 		break;
 	}
-	c->num = model_rng_pct(&x->rng, 50)
-			 ? have
-			 : (int64_t)((uint64_t)have + model_rng_below(&x->rng, 3) - 1);
+	c->num =
+		rng_pct(&x->rng, 50) ? have : (int64_t)((uint64_t)have + rng_below(&x->rng, 3) - 1);
 }
 
 /* Makes one thing about the transaction invalid (EBADREQ or ETOOLARGE). */
 static void gen_invalid(struct run *x, struct gcmd *g)
 {
 	struct msg_txn *t = &g->c.txn;
-	uint64_t k = model_rng_below(&x->rng, 6);
+	uint64_t k = rng_below(&x->rng, 6);
 	if (k == 5 && t->ncmp > 0) {
 		t->cmp[0].key = (struct bytes){NULL, 0};
 		return;
 	}
 	if (t->nsucc == 0)
 		gen_op(x, g, &g->succ[t->nsucc++], gen_op_type(x));
-	struct msg_op *op = &g->succ[model_rng_below(&x->rng, t->nsucc)];
+	struct msg_op *op = &g->succ[rng_below(&x->rng, t->nsucc)];
 	switch (k) {
 	case 0: /* an empty key, not a prefix */
 		op->key = (struct bytes){NULL, 0};
@@ -277,7 +275,7 @@ static void gen_invalid(struct run *x, struct gcmd *g)
 static void gen_txn(struct run *x, struct gcmd *g)
 {
 	struct msg_txn *t = &g->c.txn;
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	g->c.type = MSG_CMD_TXN;
 	t->cmp = g->cmp;
 	t->succ = g->succ;
@@ -290,9 +288,9 @@ static void gen_txn(struct run *x, struct gcmd *g)
 					: MSG_OP_RANGE;
 		gen_op(x, g, &g->succ[t->nsucc++], type);
 	} else {
-		t->ncmp = (uint32_t)model_rng_below(&x->rng, GEN_MAX_CMP);
-		t->nsucc = (uint32_t)model_rng_below(&x->rng, GEN_MAX_OPS);
-		t->nfail = (uint32_t)model_rng_below(&x->rng, GEN_MAX_OPS - 1);
+		t->ncmp = (uint32_t)rng_below(&x->rng, GEN_MAX_CMP);
+		t->nsucc = (uint32_t)rng_below(&x->rng, GEN_MAX_OPS);
+		t->nfail = (uint32_t)rng_below(&x->rng, GEN_MAX_OPS - 1);
 		for (uint32_t i = 0; i < t->ncmp; i++)
 			gen_cmp(x, g, &g->cmp[i]);
 		for (uint32_t i = 0; i < t->nsucc; i++)
@@ -300,7 +298,7 @@ static void gen_txn(struct run *x, struct gcmd *g)
 		for (uint32_t i = 0; i < t->nfail; i++)
 			gen_op(x, g, &g->fail[i], gen_op_type(x));
 	}
-	if (model_rng_pct(&x->rng, 2))
+	if (rng_pct(&x->rng, 2))
 		gen_invalid(x, g);
 }
 
@@ -313,34 +311,34 @@ static void gen_read(struct run *x, struct gcmd *g)
 	t->cmp = g->cmp;
 	t->succ = g->succ;
 	t->fail = g->fail;
-	t->ncmp = (uint32_t)model_rng_below(&x->rng, 3);
-	t->nsucc = 1 + (uint32_t)model_rng_below(&x->rng, 3);
-	t->nfail = (uint32_t)model_rng_below(&x->rng, 3);
+	t->ncmp = (uint32_t)rng_below(&x->rng, 3);
+	t->nsucc = 1 + (uint32_t)rng_below(&x->rng, 3);
+	t->nfail = (uint32_t)rng_below(&x->rng, 3);
 	for (uint32_t i = 0; i < t->ncmp; i++)
 		gen_cmp(x, g, &g->cmp[i]);
 	for (uint32_t i = 0; i < t->nsucc; i++)
 		gen_op(x, g, &g->succ[i], MSG_OP_RANGE);
 	for (uint32_t i = 0; i < t->nfail; i++)
 		gen_op(x, g, &g->fail[i], MSG_OP_RANGE);
-	if (model_rng_pct(&x->rng, 5))
-		gen_op(x, g, &g->succ[model_rng_below(&x->rng, t->nsucc)], gen_op_type(x));
+	if (rng_pct(&x->rng, 5))
+		gen_op(x, g, &g->succ[rng_below(&x->rng, t->nsucc)], gen_op_type(x));
 }
 
 static void gen_compact(struct run *x, struct gcmd *g)
 {
 	const struct model *m = &x->m;
-	uint64_t k = model_rng_below(&x->rng, 100);
+	uint64_t k = rng_below(&x->rng, 100);
 	g->c.type = MSG_CMD_COMPACT;
 	if (k < 75 && m->rev > m->compacted) /* keep a window of recent history readable */
-		g->c.rev = m->rev - model_rng_below(&x->rng, m->rev - m->compacted < 60
-								     ? m->rev - m->compacted
-								     : 60);
+		g->c.rev =
+			m->rev -
+			rng_below(&x->rng, m->rev - m->compacted < 60 ? m->rev - m->compacted : 60);
 	else if (k < 85)
 		g->c.rev = m->compacted;
 	else if (k < 95)
-		g->c.rev = m->rev + 1 + model_rng_below(&x->rng, 2);
+		g->c.rev = m->rev + 1 + rng_below(&x->rng, 2);
 	else
-		g->c.rev = model_rng_below(&x->rng, m->compacted + 1);
+		g->c.rev = rng_below(&x->rng, m->compacted + 1);
 }
 
 void model_gen_cmd(struct run *x, struct gcmd *g, bool log_only)
@@ -348,7 +346,7 @@ void model_gen_cmd(struct run *x, struct gcmd *g, bool log_only)
 	memset(g, 0, offsetof(struct gcmd, buf));
 	g->used = 0;
 	g->c.time_ms = 1000 + 7 * x->step;
-	uint64_t k = model_rng_below(&x->rng, 1000);
+	uint64_t k = rng_below(&x->rng, 1000);
 	uint64_t revoke = x->m.nleases > 6 ? 60 : 25;
 	if (k < 70) {
 		if (log_only)
@@ -357,26 +355,24 @@ void model_gen_cmd(struct run *x, struct gcmd *g, bool log_only)
 			gen_read(x, g);
 	} else if (k < 100) {
 		g->c.type = MSG_CMD_LEASE_GRANT;
-		g->c.ttl = 1 + (int64_t)model_rng_below(&x->rng, 100);
-		if (model_rng_pct(&x->rng,
-				  15)) /* a client-chosen id: may sit in the allocator's way */
-			g->c.lease = model_rng_pct(&x->rng, 50)
+		g->c.ttl = 1 + (int64_t)rng_below(&x->rng, 100);
+		if (rng_pct(&x->rng, 15)) /* a client-chosen id: may sit in the allocator's way */
+			g->c.lease = rng_pct(&x->rng, 50)
 					     ? gen_lease(x, 100, 0)
-					     : 1 + model_rng_below(&x->rng, x->m.next_lease + 4);
-		if (g->c.lease == 0 && model_rng_pct(&x->rng, 15))
-			g->c.lease = 1 + model_rng_below(&x->rng, x->m.next_lease + 4);
-		if (model_rng_pct(&x->rng, 5))
-			g->c.ttl = model_rng_pct(&x->rng, 50)
-					   ? -(int64_t)model_rng_below(&x->rng, 2)
-					   : FSM_LEASE_MAX_TTL_S + 1;
+					     : 1 + rng_below(&x->rng, x->m.next_lease + 4);
+		if (g->c.lease == 0 && rng_pct(&x->rng, 15))
+			g->c.lease = 1 + rng_below(&x->rng, x->m.next_lease + 4);
+		if (rng_pct(&x->rng, 5))
+			g->c.ttl = rng_pct(&x->rng, 50) ? -(int64_t)rng_below(&x->rng, 2)
+							: FSM_LEASE_MAX_TTL_S + 1;
 	} else if (k < 100 + revoke) {
 		g->c.type = MSG_CMD_LEASE_REVOKE;
 		g->c.lease = gen_lease(x, 80, 20);
 		if (g->c.lease == 0)
-			g->c.lease = 1 + model_rng_below(&x->rng, x->m.next_lease + 3);
+			g->c.lease = 1 + rng_below(&x->rng, x->m.next_lease + 3);
 	} else if (k < 105 + revoke) {
 		g->c.type = MSG_CMD_LEASE_EXPIRE;
-		g->c.nleases = 1 + (uint32_t)model_rng_below(&x->rng, 3);
+		g->c.nleases = 1 + (uint32_t)rng_below(&x->rng, 3);
 		g->c.leases = g->leases;
 		for (uint32_t i = 0; i < g->c.nleases; i++)
 			g->leases[i] = gen_lease(x, 70, 30);

@@ -150,12 +150,12 @@ struct bytes model_keys_pick(enum model_keys_set s, struct rng *r)
 {
 	switch (s) {
 	case MODEL_KEYS_SHORT:
-		return ub(&ukeys[ushort_idx[model_rng_below(r, nshort)]]);
+		return ub(&ukeys[ushort_idx[rng_below(r, nshort)]]);
 	case MODEL_KEYS_LONG:
-		return ub(&ukeys[ulong_idx[model_rng_below(r, nlong)]]);
+		return ub(&ukeys[ulong_idx[rng_below(r, nlong)]]);
 	case MODEL_KEYS_BOUND:
-		return ub(&ubounds[model_rng_below(r, NSPEC(bound_specs))]);
+		return ub(&ubounds[rng_below(r, NSPEC(bound_specs))]);
 	default:
-		return ub(&uprefixes[model_rng_below(r, NSPEC(prefix_specs))]);
+		return ub(&uprefixes[rng_below(r, NSPEC(prefix_specs))]);
 	}
 }

@@ -5,7 +5,7 @@
 #define BERTH_TESTS_MODEL_KEYS_H
 
 #include "common/msg.h"
-#include "tests/unit/model_rng.h"
+#include "tests/unit/rng.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@ enum model_keys_set {
 	MODEL_KEYS_BOUND,  /* range bounds that are never keys (ranges also use the keys) */
 	MODEL_KEYS_PREFIX, /* prefixes, the empty one among them */
 };
-/* One member of the set, drawn with one model_rng_below. */
+/* One member of the set, drawn with one rng_below. */
 struct bytes model_keys_pick(enum model_keys_set s, struct rng *r);
 
 /* Bytewise order, shorter first on a tie (the order of keys, and of values in compares). */

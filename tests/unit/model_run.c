@@ -434,7 +434,7 @@ void model_run_check_state(struct run *x)
 		x->max_keys = x->exp.ops[0].count;
 	if (x->step % 8 == 0 && m->rev > 0) {
 		uint64_t lo = m->compacted > 0 ? m->compacted : 1;
-		all.rev = lo + model_rng_below(&x->rng, m->rev - lo + 1);
+		all.rev = lo + rng_below(&x->rng, m->rev - lo + 1);
 		run_read_check(x, &c);
 	}
 
@@ -500,11 +500,11 @@ void model_run_random(struct run *x, bool reopen, bool batches)
 {
 	model_run_check_state(x);
 	while (x->step < x->txns) {
-		uint64_t k = model_rng_below(&x->rng, 1000);
+		uint64_t k = rng_below(&x->rng, 1000);
 		if (reopen && k < 3) {
 			run_reopen(x);
 		} else if (batches && k < 40) {
-			run_batch(x, 2 + model_rng_below(&x->rng, 5));
+			run_batch(x, 2 + rng_below(&x->rng, 5));
 		} else {
 			model_gen_cmd(x, &x->g, false);
 			run_one(x, &x->g);

@@ -11,7 +11,7 @@
 #include "store/fsm.h"
 #include "tests/unit/model.h"
 #include "tests/unit/model_gen.h"
-#include "tests/unit/model_rng.h"
+#include "tests/unit/rng.h"
 #include "tests/unit/support.h"
 
 #include <stdbool.h>

@@ -16,24 +16,6 @@
 /* Virtual milliseconds sim_converge waits for each of its stages. */
 #define SIM_CONVERGE_MS 60000
 
-uint64_t sim_rng_next(struct sim_rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-uint64_t sim_rng_below(struct sim_rng *r, uint64_t n)
-{
-	return n ? sim_rng_next(r) % n : 0;
-}
-
-bool sim_rng_pct(struct sim_rng *r, unsigned pct)
-{
-	return sim_rng_below(r, 100) < pct;
-}
-
 void sim_failf(struct sim *s, const char *fmt, ...)
 {
 	if (s->fail[0])
@@ -441,14 +423,14 @@ void sim_close(struct sim *s)
 
 /* ---- writes ---- */
 
-unsigned sim_leader(struct sim *s, struct sim_rng *r)
+unsigned sim_leader(struct sim *s, struct rng *r)
 {
 	unsigned cand[SIM_MAX_SERVERS], nc = 0;
 	for (unsigned i = 0; i < s->n; i++)
 		if (raft_fixture_alive(&s->f, i) &&
 		    raft_state(raft_fixture_get(&s->f, i)) == RAFT_LEADER)
 			cand[nc++] = i;
-	return nc ? cand[sim_rng_below(r, nc)] : s->n;
+	return nc ? cand[rng_below(r, nc)] : s->n;
 }
 
 void sim_write(struct sim *s, unsigned i, uint16_t vlen, int64_t add)

@@ -17,6 +17,7 @@
 
 #include "store/fsm.h"
 #include "store/rfsm.h"
+#include "tests/unit/rng.h"
 
 #include <raft.h>
 #include <raft/fixture.h>
@@ -24,14 +25,6 @@
 #include <stdint.h>
 
 #define SIM_MAX_SERVERS 5
-
-/* Seeded generator (splitmix64): no rand(), the same sequence everywhere. */
-struct sim_rng {
-	uint64_t s;
-};
-uint64_t sim_rng_next(struct sim_rng *r);
-uint64_t sim_rng_below(struct sim_rng *r, uint64_t n); /* 0..n-1; 0 when n is 0 */
-bool sim_rng_pct(struct sim_rng *r, unsigned pct);     /* true pct times in 100 */
 
 enum sim_wstate {
 	SIM_W_REFUSED = 1, /* raft_apply refused it (not leader): never in the log */
@@ -100,7 +93,7 @@ void sim_set_snapshot(struct sim *s, unsigned threshold, unsigned trailing);
 void sim_close(struct sim *s);
 
 /* The index of an alive server in leader state (random among several), or n. */
-unsigned sim_leader(struct sim *s, struct sim_rng *r);
+unsigned sim_leader(struct sim *s, struct rng *r);
 /* Records a new write (state 0) and returns its number. */
 uint32_t sim_new_write(struct sim *s, unsigned server, uint16_t vlen, int64_t add);
 /* Its command, encoded and zero-padded to a multiple of 8 bytes, appended to b. */

@@ -28,7 +28,7 @@
 #include "store/fsm.h"
 #include "tests/unit/model.h"
 #include "tests/unit/model_gen.h"
-#include "tests/unit/model_rng.h"
+#include "tests/unit/rng.h"
 #include "tests/unit/model_run.h"
 #include "tests/unit/support.h"
 
@@ -97,7 +97,7 @@ static void test_model_batches_deterministic(void **state)
 	x->open2 = true;
 	model_run_check_state(x);
 	while (x->step < x->txns) {
-		size_t k = 1 + model_rng_below(&x->rng, GEN_BATCH);
+		size_t k = 1 + rng_below(&x->rng, GEN_BATCH);
 		uint64_t first = x->step;
 		for (size_t i = 0; i < k; i++) {
 			model_gen_cmd(x, &x->g, true);

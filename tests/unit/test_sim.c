@@ -52,17 +52,17 @@ struct sim_params {
 	unsigned write_gap_ms, fault_gap_ms; /* mean virtual time between writes, faults */
 };
 
-static void sim_params_draw(uint64_t seed, struct sim_rng *r, struct sim_params *p)
+static void sim_params_draw(uint64_t seed, struct rng *r, struct sim_params *p)
 {
 	p->n = seed % 10 == 0 ? 5 : 3;
-	p->max_batch = sim_rng_pct(r, 20) ? 1 : 1 + (unsigned)sim_rng_below(r, 64);
-	p->threshold = 8 + (unsigned)sim_rng_below(r, 57);
-	p->trailing = 4 + (unsigned)sim_rng_below(r, 29);
-	p->steps = 4000 + (unsigned)sim_rng_below(r, 4001);
-	p->max_writes = 300 + (unsigned)sim_rng_below(r, 700);
-	p->write_gap_ms = 10 + (unsigned)sim_rng_below(r, 150);
-	p->fault_gap_ms = 300 + (unsigned)sim_rng_below(r, 3000);
-	p->add_pct = (unsigned)sim_rng_below(r, 101);
+	p->max_batch = rng_pct(r, 20) ? 1 : 1 + (unsigned)rng_below(r, 64);
+	p->threshold = 8 + (unsigned)rng_below(r, 57);
+	p->trailing = 4 + (unsigned)rng_below(r, 29);
+	p->steps = 4000 + (unsigned)rng_below(r, 4001);
+	p->max_writes = 300 + (unsigned)rng_below(r, 700);
+	p->write_gap_ms = 10 + (unsigned)rng_below(r, 150);
+	p->fault_gap_ms = 300 + (unsigned)rng_below(r, 3000);
+	p->add_pct = (unsigned)rng_below(r, 101);
 }
 
 static void sim_both(struct sim *s, unsigned i, unsigned j, bool connect)
@@ -112,13 +112,13 @@ static void sim_disk_latency(struct sim *s, unsigned i, unsigned ms)
 }
 
 /* One random fault. Kills leave a majority alive, so that the run can make progress. */
-static void sim_fault(struct sim *s, struct sim_rng *r)
+static void sim_fault(struct sim *s, struct rng *r)
 {
 	unsigned n = s->n;
-	unsigned i = (unsigned)sim_rng_below(r, n);
-	unsigned j = (i + 1 + (unsigned)sim_rng_below(r, n - 1)) % n;
+	unsigned i = (unsigned)rng_below(r, n);
+	unsigned j = (i + 1 + (unsigned)rng_below(r, n - 1)) % n;
 	unsigned l = raft_fixture_leader_index(&s->f);
-	switch (sim_rng_below(r, 12)) {
+	switch (rng_below(r, 12)) {
 	case 0: /* a two-way partition between two servers */
 		sim_both(s, i, j, false);
 		s->st.partitions++;
@@ -129,7 +129,7 @@ static void sim_fault(struct sim *s, struct sim_rng *r)
 		break;
 	case 2: /* isolate one server, or the leader */
 	case 3:
-		if (sim_rng_pct(r, 50) && l < n)
+		if (rng_pct(r, 50) && l < n)
 			i = l;
 		for (unsigned k = 0; k < n; k++)
 			if (k != i)
@@ -148,7 +148,7 @@ static void sim_fault(struct sim *s, struct sim_rng *r)
 		s->st.heals++;
 		break;
 	case 7: /* kill a server, or the leader */
-		if (sim_rng_pct(r, 50) && l < n)
+		if (rng_pct(r, 50) && l < n)
 			i = l;
 		if (raft_fixture_alive(&s->f, i) && sim_dead(s) < (n - 1) / 2) {
 			sim_kill(s, i, true);
@@ -164,10 +164,10 @@ static void sim_fault(struct sim *s, struct sim_rng *r)
 			}
 		break;
 	case 10:
-		raft_fixture_set_network_latency(&s->f, i, 1 + (unsigned)sim_rng_below(r, 80));
+		raft_fixture_set_network_latency(&s->f, i, 1 + (unsigned)rng_below(r, 80));
 		break;
 	default:
-		sim_disk_latency(s, i, s->node[i].disk_ms + (unsigned)sim_rng_below(r, 20));
+		sim_disk_latency(s, i, s->node[i].disk_ms + (unsigned)rng_below(r, 20));
 		break;
 	}
 }
@@ -208,7 +208,7 @@ static bool sim_finish(struct sim *s, struct sim_stats *total)
 /* One seeded run; *digest summarises the final state and time (determinism). */
 static bool sim_run(uint64_t seed, struct sim_stats *total, uint64_t *digest)
 {
-	struct sim_rng r = {seed ^ 0x5eed5eed5eedULL};
+	struct rng r = {seed ^ 0x5eed5eed5eedULL};
 	struct sim_params p;
 	struct sim *s = malloc(sizeof(*s));
 	assert_non_null(s);
@@ -216,9 +216,8 @@ static bool sim_run(uint64_t seed, struct sim_stats *total, uint64_t *digest)
 	if (sim_open(s, seed, p.n, p.max_batch, true)) {
 		sim_set_snapshot(s, p.threshold, p.trailing);
 		for (unsigned i = 0; i < p.n; i++) {
-			raft_fixture_set_network_latency(&s->f, i,
-							 1 + (unsigned)sim_rng_below(&r, 40));
-			sim_disk_latency(s, i, 1 + (unsigned)sim_rng_below(&r, 20));
+			raft_fixture_set_network_latency(&s->f, i, 1 + (unsigned)rng_below(&r, 40));
+			sim_disk_latency(s, i, 1 + (unsigned)rng_below(&r, 20));
 		}
 	}
 	/* Writes and faults come at random virtual times, so that their rate does not
@@ -227,21 +226,19 @@ static bool sim_run(uint64_t seed, struct sim_stats *total, uint64_t *digest)
 	for (unsigned step = 0; step < p.steps && sim_ok(s); step++) {
 		raft_time now = raft_fixture_time(&s->f);
 		while (s->nw < p.max_writes && now >= next_write) {
-			next_write = now + sim_rng_below(&r, 2 * p.write_gap_ms);
+			next_write = now + rng_below(&r, 2 * p.write_gap_ms);
 			unsigned i = sim_leader(s, &r);
-			if (i == s->n || sim_rng_pct(&r, 3)) /* sometimes a follower */
-				i = (unsigned)sim_rng_below(&r, s->n);
-			int64_t add = sim_rng_pct(&r, p.add_pct)
-					      ? 1 + (int64_t)sim_rng_below(&r, 1000)
-					      : 0;
-			sim_write(s, i, (uint16_t)sim_rng_below(&r, 200), add);
+			if (i == s->n || rng_pct(&r, 3)) /* sometimes a follower */
+				i = (unsigned)rng_below(&r, s->n);
+			int64_t add = rng_pct(&r, p.add_pct) ? 1 + (int64_t)rng_below(&r, 1000) : 0;
+			sim_write(s, i, (uint16_t)rng_below(&r, 200), add);
 		}
 		if (now >= next_fault) {
-			next_fault = now + sim_rng_below(&r, 2 * p.fault_gap_ms);
+			next_fault = now + rng_below(&r, 2 * p.fault_gap_ms);
 			sim_fault(s, &r);
 		}
 		sim_step(s);
-		if (step % 4 == 3 || sim_rng_pct(&r, 50))
+		if (step % 4 == 3 || rng_pct(&r, 50))
 			sim_iteration_end(s);
 	}
 	if (sim_ok(s) && sim_converge(s) && sim_check(s) && digest != NULL)
