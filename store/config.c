@@ -42,7 +42,7 @@ static const struct config_opt config_opts[] = {
 	  "the members, ID=PEER/CLIENT,...: bootstraps a new cluster on an empty data "
 	  "directory; on every start it also names the members' client addresses"),
 	S(token, "", "cluster token clients must present (default: $BERTH_TOKEN, or none)"),
-	S(log_level, "info", "error, warn, info or debug"),
+	S(log_level, "info", "error, warn, info or debug (default: $BERTH_LOG_LEVEL, or info)"),
 	U(election_ms, "1000", 100, 60000, "raft election timeout, milliseconds"),
 	U(heartbeat_ms, "100", 10, 10000, "raft heartbeat timeout, milliseconds"),
 	U(snapshot_threshold, "32768", 16, UINT32_MAX, "entries between snapshots"),
@@ -187,7 +187,8 @@ static int config_validate(struct config *c, char *err, size_t errlen)
 		return BERTH_EBADREQ;
 	}
 	if (log_parse_level(c->log_level, &lvl) != 0) {
-		snprintf(err, errlen, "--log-level: '%s' is not error, warn, info or debug",
+		snprintf(err, errlen,
+			 "--log-level (or BERTH_LOG_LEVEL): '%s' is not error, warn, info or debug",
 			 c->log_level);
 		return BERTH_EBADREQ;
 	}
@@ -219,9 +220,13 @@ enum config_result config_parse(struct config *c, int argc, char **argv, char *e
 	}
 	longopts[CONFIG_NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
 	longopts[CONFIG_NOPTS + 1] = (struct option){NULL, 0, NULL, 0};
+	/* The environment gives defaults that the command line overrides. */
 	const char *env = getenv("BERTH_TOKEN");
 	if (env != NULL && strlen(env) < sizeof(c->token))
 		strcpy(c->token, env);
+	env = getenv("BERTH_LOG_LEVEL");
+	if (env != NULL && *env != 0 && strlen(env) < sizeof(c->log_level))
+		strcpy(c->log_level, env);
 	optind = 1;
 	opterr = 0;
 	int ch;

@@ -101,6 +101,27 @@ static void test_config_token_from_env(void **state)
 	unsetenv("BERTH_TOKEN");
 }
 
+/* BERTH_LOG_LEVEL is the default; --log-level overrides it; a bad value is refused. */
+static void test_config_log_level_from_env(void **state)
+{
+	struct config c;
+	char err[512];
+	const char *args[] = {"--id",          "1",   "--data",      "/d",   "--peer-addr", "a:1",
+			      "--client-addr", "a:2", "--log-level", "warn", NULL};
+	(void)state;
+	setenv("BERTH_LOG_LEVEL", "debug", 1);
+	assert_int_equal(parse(&c, err, BASE), CONFIG_OK);
+	assert_string_equal(c.log_level, "debug");
+	assert_int_equal(parse(&c, err, args), CONFIG_OK);
+	assert_string_equal(c.log_level, "warn");
+	setenv("BERTH_LOG_LEVEL", "chatty", 1);
+	assert_int_equal(parse(&c, err, BASE), CONFIG_ERROR);
+	assert_non_null(strstr(err, "chatty"));
+	unsetenv("BERTH_LOG_LEVEL");
+	assert_int_equal(parse(&c, err, BASE), CONFIG_OK);
+	assert_string_equal(c.log_level, "info");
+}
+
 /* Each bad command line is refused with a message that names what is wrong. */
 static void test_config_errors(void **state)
 {
@@ -184,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_bootstrap_members),
 		cmocka_unit_test(test_config_token_from_env),
+		cmocka_unit_test(test_config_log_level_from_env),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_split_addr),
 	};
