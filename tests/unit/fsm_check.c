@@ -144,35 +144,35 @@ void fsm_check_kv(const char *file, int line, const struct reply_kv *kv, struct 
 	EQ_AT(kv->lease, 0, file, line);
 }
 
+/* A get of k at rev through fsm_read: checks the reply's shape and that it found `found`
+ * keys (0 or 1); the caller checks the kv and frees r. */
+static void fsm_check_one(const char *file, int line, struct tfsm *t, struct bytes k, uint64_t rev,
+			  uint64_t found, struct reply *r)
+{
+	struct msg_op op = fsm_check_get_at(k, rev);
+	fsm_check_read_ops(t, &op, 1, r);
+	EQ_AT(r->err, 0, file, line);
+	EQ_AT(r->rev, fsm_revision(&t->f), file, line);
+	EQ_AT(r->nops, 1, file, line);
+	EQ_AT(r->ops[0].type, MSG_OP_RANGE, file, line);
+	EQ_AT(r->ops[0].count, found, file, line);
+	EQ_AT(r->ops[0].more, false, file, line);
+	EQ_AT(r->ops[0].nkvs, found, file, line);
+}
+
 void fsm_check_get(const char *file, int line, struct tfsm *t, struct bytes k, uint64_t rev,
 		   struct bytes v, int64_t c, int64_t m, int64_t ver)
 {
-	struct msg_op op = fsm_check_get_at(k, rev);
 	struct reply r;
-	fsm_check_read_ops(t, &op, 1, &r);
-	EQ_AT(r.err, 0, file, line);
-	EQ_AT(r.rev, fsm_revision(&t->f), file, line);
-	EQ_AT(r.nops, 1, file, line);
-	EQ_AT(r.ops[0].type, MSG_OP_RANGE, file, line);
-	EQ_AT(r.ops[0].count, 1, file, line);
-	EQ_AT(r.ops[0].more, false, file, line);
-	EQ_AT(r.ops[0].nkvs, 1, file, line);
+	fsm_check_one(file, line, t, k, rev, 1, &r);
 	fsm_check_kv(file, line, &r.ops[0].kvs[0], k, v, c, m, ver);
 	reply_free(&r);
 }
 
 void fsm_check_missing(const char *file, int line, struct tfsm *t, struct bytes k, uint64_t rev)
 {
-	struct msg_op op = fsm_check_get_at(k, rev);
 	struct reply r;
-	fsm_check_read_ops(t, &op, 1, &r);
-	EQ_AT(r.err, 0, file, line);
-	EQ_AT(r.rev, fsm_revision(&t->f), file, line);
-	EQ_AT(r.nops, 1, file, line);
-	EQ_AT(r.ops[0].type, MSG_OP_RANGE, file, line);
-	EQ_AT(r.ops[0].count, 0, file, line);
-	EQ_AT(r.ops[0].more, false, file, line);
-	EQ_AT(r.ops[0].nkvs, 0, file, line);
+	fsm_check_one(file, line, t, k, rev, 0, &r);
 	reply_free(&r);
 }
 
