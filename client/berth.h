@@ -161,4 +161,60 @@ struct berth_endpoint_status {
 };
 int berth_status_all(struct berth *b, struct berth_endpoint_status *out, size_t n);
 
+/* Watches (client/watch.c). A watch streams every change to a key, a prefix or a range
+ * after a revision: in revision order, each change once, the changes of one transaction
+ * together in one batch. It has a connection of its own to any member (watches need no
+ * leader). When that connection fails, or its member has been without a leader for a
+ * while (it cancels its watches with BERTH_ENOQUORUM), the watch resumes on the next
+ * endpoint from the last revision it delivered: no gap, no duplicate. The handle must
+ * outlive its watches; watches and calls on one handle must not run at the same time
+ * from different threads (one thread at a time, as for calls). */
+struct berth_watch;
+
+struct berth_watch_options {
+	const void *key; /* the key, the prefix, or the start of [key, end) */
+	size_t klen;
+	const void *end; /* NULL with prefix false: the one key; "\0" (elen 1): to the last */
+	size_t elen;
+	bool prefix;    /* every key starting with key (klen 0: every key) */
+	bool keys_only; /* puts without their values */
+	uint64_t rev;   /* changes after this revision; 0: after the current one */
+};
+
+struct berth_event {
+	uint8_t type;       /* MSG_OP_PUT or MSG_OP_DEL */
+	struct reply_kv kv; /* a delete: key, and mod_rev the deletion's revision */
+};
+
+/* What one berth_watch_next delivers: events of whole revisions, or none (a progress
+ * notification: nothing changed up to rev). Free with berth_watch_batch_free. */
+struct berth_watch_batch {
+	uint64_t rev; /* every change up to rev has now been delivered */
+	size_t nevents;
+	struct berth_event *events; /* owned; keys and values borrow from frames */
+	uint8_t **frames;           /* owned */
+	size_t nframes;
+};
+
+/* Opens a watch: connects to a member (trying each endpoint within the handle's timeout)
+ * and subscribes. 0; BERTH_EBADREQ / BERTH_ETOOLARGE (bad range: definite); BERTH_ENOCONN
+ * (no member reachable); BERTH_ENOMEM. Message in berth_errmsg(b). */
+int berth_watch_open(struct berth *b, const struct berth_watch_options *o,
+		     struct berth_watch **out);
+/* Waits up to timeout_ms for the next batch. 0 with *out filled; BERTH_ETIMEOUT: nothing
+ * arrived (not a failure: call again); BERTH_ENOCONN: disconnected and no member could be
+ * reached in time (the watch tries again at the next call). A watch that ended returns
+ * the reason now and at every later call: BERTH_ECOMPACTED (berth_watch_compacted says
+ * the compaction revision: re-list and watch again from it), BERTH_EWATCHOVERFLOW (it
+ * read too slowly; a new watch from berth_watch_rev continues without a gap). */
+int berth_watch_next(struct berth_watch *w, uint32_t timeout_ms, struct berth_watch_batch *out);
+void berth_watch_batch_free(struct berth_watch_batch *batch);
+/* Every change up to this revision has been delivered: where a new watch would resume. */
+uint64_t berth_watch_rev(const struct berth_watch *w);
+uint64_t berth_watch_compacted(const struct berth_watch *w);
+/* Resumptions so far (reconnections to a member). */
+uint64_t berth_watch_resumes(const struct berth_watch *w);
+/* Cancels the watch on its member (best effort), closes its connection, frees it. */
+void berth_watch_close(struct berth_watch *w);
+
 #endif

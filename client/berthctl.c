@@ -165,6 +165,11 @@ static int ctl_lease_keepalive(struct ctl *c, struct berth *b)
 	return ctl_report(c, b, &r, CTL_SHOW_LEASE_KEEPALIVE);
 }
 
+static int ctl_watch_cmd(struct ctl *c, struct berth *b)
+{
+	return ctl_watch(c, b, c->npos > 0 ? c->pos[0] : "", c->npos > 1 ? c->pos[1] : NULL);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{"put", 2, 2, O_LEASE, "put KEY VALUE [--lease ID]",
 	 "Sets KEY to VALUE (attached to lease ID) and prints the new revision.", ctl_put},
@@ -182,6 +187,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	 "Runs the transaction described by the JSON on stdin (docs/berthctl.md).", ctl_txn},
 	{"compact", 1, 1, 0, "compact REV", "Compacts the history up to revision REV.",
 	 ctl_compact},
+	{"watch", 0, 2, O_PREFIX | O_REV | O_KEYS | O_LIMIT,
+	 "watch [KEY [END]] [--prefix] [--rev N] [--keys-only] [--limit N]",
+	 "Prints every change to KEY (to keys starting with KEY; in [KEY, END), END \"\" "
+	 "meaning to the last key) after revision N (default: from now), one line each "
+	 "(\"REV put KEY VALUE\" or \"REV del KEY\"; --json: one object per revision), "
+	 "until N events (--limit) or interrupted. Resumes on another member without a gap.",
+	 ctl_watch_cmd},
 	{"status", 0, 0, 0, "status",
 	 "Asks every endpoint for its status and prints the members as a table.", ctl_status},
 	{"leader", 0, 0, 0, "leader",
@@ -355,6 +367,10 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 					       : "no command (try --help)");
 	if (c->npos < cmd->minpos || c->npos > cmd->maxpos)
 		return ctl_usage_error(c, "usage: berthctl %s", cmd->usage);
+	if (cmd->run == ctl_watch_cmd && c->npos == 0 && !c->prefix)
+		return ctl_usage_error(c, "watch: a KEY, or --prefix (an empty prefix: every key)");
+	if (cmd->run == ctl_watch_cmd && c->npos == 2 && c->prefix)
+		return ctl_usage_error(c, "watch: --prefix takes no END");
 	if (c->keys_only && c->count_only)
 		return ctl_usage_error(c, "--keys-only and --count-only exclude each other");
 	*cmdp = cmd;

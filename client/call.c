@@ -10,7 +10,6 @@
 
 #define CALL_BACKOFF_MIN_MS 50
 #define CALL_BACKOFF_MAX_MS 1000
-#define CALL_READ_BYTES (16 * 1024)
 
 int call_conn_init(struct call_conn *c, size_t max_frame_bytes)
 {

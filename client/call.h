@@ -8,6 +8,8 @@
 #include "client/net.h"
 #include "client/proto.h"
 
+#define CALL_READ_BYTES (16 * 1024) /* size of call_conn.rbuf */
+
 /* One connection: a socket with its protocol state. fd -1: not connected. */
 struct call_conn {
 	int fd;

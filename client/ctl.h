@@ -48,6 +48,11 @@ int ctl_status(struct ctl *c, struct berth *b);
 /* Prints the id of the member that reports itself leader (the highest term); 1 if none. */
 int ctl_leader(struct ctl *c, struct berth *b);
 
+/* berthctl watch: streams changes to key (a prefix with c->prefix; [key, end) when end
+ * is not NULL, "" meaning to the last key) after c->rev until c->limit events (0: for
+ * ever). Returns the exit status. */
+int ctl_watch(struct ctl *c, struct berth *b, const char *key, const char *end);
+
 /* Writes p[0..n) readably: printable ASCII and valid UTF-8 as is, backslash as \\,
  * \n \r \t, every other byte as \xHH. */
 void ctl_escape(FILE *f, const uint8_t *p, size_t n);

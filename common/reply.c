@@ -25,7 +25,7 @@ void reply_pack_kv(msgpack_packer *pk, const struct reply_kv *kv, bool keys_only
 	mp_pack_kv_u64(pk, "l", kv->lease);
 }
 
-static int reply_kv_unpack(const msgpack_object *o, struct reply_kv *kv)
+int reply_kv_unpack(const msgpack_object *o, struct reply_kv *kv)
 {
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return BERTH_EBADREQ;

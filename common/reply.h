@@ -48,6 +48,8 @@ int reply_decode(const uint8_t *buf, size_t n, struct reply *r);
  * borrows from the buffer that object was unpacked from. */
 int reply_unpack(const msgpack_object *o, struct reply *r);
 void reply_free(struct reply *r);
+/* One kv map (as reply_pack_kv writes it); borrows from the unpacked buffer. */
+int reply_kv_unpack(const msgpack_object *o, struct reply_kv *kv);
 
 /* Encoding, for the state machine: a whole error result, and one kv. */
 void reply_pack_error(msgpack_packer *pk, int err, uint64_t rev);

@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void wire_header_pack(msgpack_packer *pk, const struct wire_header *h)
@@ -62,6 +63,76 @@ void wire_resp_pack(struct mp_buf *b, uint64_t id, int err, const char *leader,
 		mp_pack_cstr(pk, "st");
 		wire_status_pack(pk, st);
 	}
+}
+
+void wire_event_pack(msgpack_packer *pk, const struct wire_event *e)
+{
+	bool put = e->type == MSG_OP_PUT;
+	msgpack_pack_map(pk, 6 + put);
+	mp_pack_kv_u64(pk, "t", e->type);
+	mp_pack_kv_bin(pk, "k", e->kv.key.p, e->kv.key.n);
+	if (put)
+		mp_pack_kv_bin(pk, "v", e->kv.value.p, e->kv.value.n);
+	mp_pack_kv_i64(pk, "c", e->kv.create_rev);
+	mp_pack_kv_i64(pk, "m", e->kv.mod_rev);
+	mp_pack_kv_i64(pk, "ver", e->kv.version);
+	mp_pack_kv_u64(pk, "l", e->kv.lease);
+}
+
+void wire_watch_pack(struct mp_buf *b, const struct wire_header *h, const struct wire_watch *w,
+		     const uint8_t *events, size_t events_len)
+{
+	msgpack_packer *pk = &b->pk;
+	msgpack_pack_map(pk, 3);
+	mp_pack_kv_u64(pk, "id", 0);
+	mp_pack_cstr(pk, "h");
+	wire_header_pack(pk, h);
+	mp_pack_cstr(pk, "w");
+	msgpack_pack_map(pk, 3 + w->more + (w->err != 0) + (w->compacted != 0));
+	mp_pack_kv_u64(pk, "id", w->id);
+	mp_pack_kv_u64(pk, "rev", w->rev);
+	if (w->more)
+		mp_pack_kv_bool(pk, "more", 1);
+	if (w->err != 0)
+		mp_pack_kv_i64(pk, "err", w->err);
+	if (w->compacted != 0)
+		mp_pack_kv_u64(pk, "crev", w->compacted);
+	mp_pack_cstr(pk, "ev");
+	msgpack_pack_array(pk, w->nevents);
+	mp_buf_append(b, events, events_len);
+}
+
+static int wire_watch_unpack(const msgpack_object *o, struct wire_watch *w)
+{
+	int64_t err;
+	int more = 0;
+	const msgpack_object *m, *ev;
+	if (o->type != MSGPACK_OBJECT_MAP || mp_get_u64(mp_map_get(o, "id"), &w->id) ||
+	    w->id == 0 || mp_get_u64(mp_map_get(o, "rev"), &w->rev) ||
+	    mp_opt_i64(o, "err", 0, &err) || err != (int)err || !err_known((int)err) ||
+	    mp_opt_u64(o, "crev", 0, &w->compacted))
+		return BERTH_EBADREQ;
+	if ((m = mp_map_get(o, "more")) != NULL && mp_get_bool(m, &more))
+		return BERTH_EBADREQ;
+	w->err = (int)err;
+	w->more = more != 0;
+	if ((ev = mp_map_get(o, "ev")) == NULL || ev->type != MSGPACK_OBJECT_ARRAY)
+		return BERTH_EBADREQ;
+	if (ev->via.array.size == 0)
+		return 0;
+	if ((w->events = calloc(ev->via.array.size, sizeof(*w->events))) == NULL)
+		return BERTH_ENOMEM;
+	w->nevents = ev->via.array.size;
+	for (uint32_t i = 0; i < w->nevents; i++) {
+		const msgpack_object *e = &ev->via.array.ptr[i];
+		uint64_t t;
+		if (e->type != MSGPACK_OBJECT_MAP || mp_get_u64(mp_map_get(e, "t"), &t) ||
+		    (t != MSG_OP_PUT && t != MSG_OP_DEL) ||
+		    reply_kv_unpack(e, &w->events[i].kv) != 0)
+			return BERTH_EBADREQ;
+		w->events[i].type = (uint8_t)t;
+	}
+	return 0;
 }
 
 static int wire_header_unpack(const msgpack_object *o, struct wire_header *h)
@@ -135,6 +206,13 @@ int wire_resp_decode(const uint8_t *buf, size_t n, struct wire_resp *r)
 			goto out;
 		r->has_status = true;
 	}
+	if ((o = mp_map_get(m, "w")) != NULL) {
+		r->has_watch = true; /* so that a failure frees what was decoded */
+		if (r->id != 0 || (rv = wire_watch_unpack(o, &r->watch)) != 0) {
+			rv = rv == BERTH_ENOMEM ? rv : BERTH_EBADREQ;
+			goto out;
+		}
+	}
 	rv = 0;
 out:
 	mp_doc_close(&d);
@@ -148,6 +226,11 @@ void wire_resp_free(struct wire_resp *r)
 	if (r->has_reply)
 		reply_free(&r->reply);
 	r->has_reply = false;
+	if (r->has_watch)
+		free(r->watch.events);
+	r->watch.events = NULL;
+	r->watch.nevents = 0;
+	r->has_watch = false;
 }
 
 const char *wire_state_name(uint8_t state)

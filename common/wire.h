@@ -6,6 +6,8 @@
  *    st: status}
  * The header {rev, term, index, member, leader} says which revision the answer reflects,
  * the answering member's raft term and applied index, its id and the leader it knows.
+ * Watch frames are pushed, not answers: {id: 0, h, w: watch} (below). A frame with id 0
+ * and no `w` is a connection-level error.
  * A request-level error means the request did not reach the state machine on this node
  * (not leader, unavailable, bad request, too large, unauthorized...); err_indeterminate()
  * tells whether it may still take effect. A reply's own err is the state machine's answer.
@@ -56,6 +58,33 @@ struct wire_status {
 	struct wire_member members[WIRE_MAX_MEMBERS];
 };
 
+/* One change seen by a watch: a put (MSG_OP_PUT) or a delete (MSG_OP_DEL; kv.mod_rev is
+ * the deletion's revision, version 0, no value). */
+struct wire_event {
+	uint8_t type;
+	struct reply_kv kv;
+};
+
+/* A pushed watch frame: w = {id, rev, more?, ev: [event], err?, crev?}.
+ *   id    the watch (the id the WATCH request's reply carried)
+ *   rev   every change at or below rev has been sent on this watch: the resume point
+ *   ev    the matching changes after the previous frame's rev, in revision order (changes
+ *         of one revision in the order the transaction made them)
+ *   more  the last revision's changes continue in the next frame (one revision larger
+ *         than a frame); rev then stays below that revision until its last part
+ *   err   the watch is cancelled (BERTH_ECOMPACTED with crev the compaction revision,
+ *         BERTH_EWATCHOVERFLOW, BERTH_ENOQUORUM...): no frame follows for it
+ * A frame without events is a progress notification: nothing more up to rev. */
+struct wire_watch {
+	uint64_t id;
+	uint64_t rev;
+	bool more;
+	int err;
+	uint64_t compacted;
+	uint32_t nevents;
+	struct wire_event *events; /* owned when decoded */
+};
+
 struct wire_resp {
 	uint64_t id;
 	int err;
@@ -65,6 +94,8 @@ struct wire_resp {
 	struct reply reply;
 	bool has_status;
 	struct wire_status status;
+	bool has_watch; /* a pushed watch frame (id 0) */
+	struct wire_watch watch;
 };
 
 /* Appends one response map to b. reply (may be NULL) is an already encoded reply map,
@@ -72,6 +103,13 @@ struct wire_resp {
 void wire_resp_pack(struct mp_buf *b, uint64_t id, int err, const char *leader,
 		    const struct wire_header *h, const uint8_t *reply, size_t reply_len,
 		    const struct wire_status *st);
+/* Appends one watch frame's map to b: w's fields but its events, which come already
+ * packed (nevents wire_event_pack maps in events[0..events_len)). */
+void wire_watch_pack(struct mp_buf *b, const struct wire_header *h, const struct wire_watch *w,
+		     const uint8_t *events, size_t events_len);
+/* Appends one event map {t, k, v?, c, m, ver, l}. */
+void wire_event_pack(msgpack_packer *pk, const struct wire_event *e);
+
 /* 0, BERTH_EBADREQ or BERTH_ENOMEM; nothing to free on failure. */
 int wire_resp_decode(const uint8_t *buf, size_t n, struct wire_resp *r);
 void wire_resp_free(struct wire_resp *r);

@@ -58,6 +58,11 @@ static const struct config_opt config_opts[] = {
 	U(session_ttl_ms, "60000", 1000, FSM_SESSION_MAX_TTL_MS, "longest client session TTL"),
 	U(compact_keep, "100000", 0, UINT32_MAX,
 	  "revisions of history kept by automatic compaction (0: off)"),
+	U(max_watchers, "10000", 1, 10000000, "watches open on this member"),
+	U(watch_progress_ms, "1000", 10, 3600000,
+	  "an idle watch gets a progress notification this often, milliseconds"),
+	U(watch_max_lag, "10000", 1, UINT32_MAX,
+	  "a watch whose client does not read and is this many revisions behind is cancelled"),
 };
 #define CONFIG_NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
 

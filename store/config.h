@@ -40,6 +40,9 @@ struct config {
 	uint64_t max_txn_ops;
 	uint64_t session_ttl_ms;
 	uint64_t compact_keep;
+	uint64_t max_watchers;
+	uint64_t watch_progress_ms;
+	uint64_t watch_max_lag;
 	/* Derived from bootstrap. */
 	struct config_member members[CONFIG_MAX_MEMBERS];
 	unsigned nmembers;

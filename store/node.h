@@ -18,6 +18,7 @@
 #include "store/rfsm.h"
 #include "store/server.h"
 #include "store/ttl.h"
+#include "store/watch.h"
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -37,6 +38,7 @@ struct node {
 	struct server srv;
 	struct ttl ttl;
 	struct compactor compactor;
+	struct watch_hub watch;
 	uint64_t applied_seen; /* raft_last_applied at the previous iteration's end */
 	bool stopping;
 	int exit_code;

@@ -22,6 +22,7 @@ struct conn {
 	bool hello_ok;
 	bool closing;
 	struct pending *reqs; /* requests in flight for this connection */
+	struct watcher *watchers;
 	struct conn *next, **prevp;
 	char peer[64];
 	char rbuf[SERVER_READ_BYTES];
@@ -31,15 +32,68 @@ static void server_conn_close(struct conn *c);
 
 struct server_write {
 	uv_write_t req;
-	uint8_t *data; /* owned */
+	struct conn *conn; /* alive until this callback: uv_close cancels writes first */
+	uint8_t *data;     /* owned */
 };
 
 static void server_write_cb(uv_write_t *req, int status)
 {
 	struct server_write *w = req->data;
+	struct conn *c = w->conn;
 	(void)status; /* a failed write closes the connection through its read side */
 	free(w->data);
 	free(w);
+	if (!c->closing && c->watchers != NULL &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WATCH_WINDOW_BYTES)
+		watch_wake(c->node);
+}
+
+/* Frames b (4 reserved bytes, then the payload) and writes it. Takes b's memory. */
+static int server_write_frame(struct conn *c, struct mp_buf *b)
+{
+	if (mp_buf_error(b) != 0 || frame_encode_header(b->len - 4, FRAME_MAX_DEFAULT, b->data)) {
+		mp_buf_close(b);
+		return BERTH_ETOOLARGE;
+	}
+	struct server_write *w = malloc(sizeof(*w));
+	if (w == NULL) {
+		mp_buf_close(b);
+		return BERTH_ENOMEM;
+	}
+	size_t len;
+	w->data = mp_buf_take(b, &len);
+	w->conn = c;
+	w->req.data = w;
+	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, server_write_cb) != 0) {
+		free(w->data);
+		free(w);
+		return BERTH_ECLOSED;
+	}
+	return 0;
+}
+
+struct watcher **server_conn_watchers(struct conn *c)
+{
+	return &c->watchers;
+}
+
+size_t server_conn_unsent(struct conn *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+void server_conn_push(struct conn *c, struct mp_buf *b)
+{
+	if (c->closing) {
+		mp_buf_close(b);
+		return;
+	}
+	if (server_write_frame(c, b) != 0)
+		log_error("%s: watch frame could not be sent: closing", c->peer);
+	else
+		return;
+	server_conn_close(c); /* a gap in a watch must never pass unnoticed */
 }
 
 /* Sends one response frame. st may be NULL; reply may be NULL. */
@@ -64,27 +118,12 @@ static void server_send(struct conn *c, uint64_t id, int err, const uint8_t *rep
 	mp_buf_init(&b);
 	mp_buf_append(&b, hdr, 4);
 	wire_resp_pack(&b, id, err, leader, &h, reply, reply_len, st);
-	if (mp_buf_error(&b) != 0 || frame_encode_header(b.len - 4, FRAME_MAX_DEFAULT, b.data)) {
+	int rv = server_write_frame(c, &b);
+	if (rv == BERTH_ETOOLARGE || rv == BERTH_ENOMEM)
 		log_error("%s: response %llu too large or out of memory", c->peer,
 			  (unsigned long long)id);
-		mp_buf_close(&b);
-		return;
-	}
-	struct server_write *w = malloc(sizeof(*w));
-	if (w == NULL) {
-		mp_buf_close(&b);
-		return;
-	}
-	size_t len;
-	w->data = mp_buf_take(&b, &len);
-	w->req.data = w;
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, server_write_cb) != 0) {
-		free(w->data);
-		free(w);
-		return;
-	}
-	n->srv.responses++;
+	if (rv == 0)
+		n->srv.responses++;
 }
 
 static void server_conn_closed(uv_handle_t *h)
@@ -103,6 +142,7 @@ static void server_conn_close(struct conn *c)
 	for (struct pending *p = c->reqs; p != NULL; p = p->cnext)
 		p->conn = NULL;
 	c->reqs = NULL;
+	watch_conn_gone(c->node, &c->watchers);
 	*c->prevp = c->next;
 	if (c->next != NULL)
 		c->next->prevp = c->prevp;
@@ -377,6 +417,30 @@ static void server_keepalive(struct node *n, struct pending *p)
 	server_finish(p, mp_buf_error(&out));
 }
 
+/* WATCH and WATCH_CANCEL, answered by this member (store/watch.h). The reply is {id:
+ * watch id, rev: the revision after which events start}; errors are request-level. */
+static void server_watch(struct conn *c, struct pending *p)
+{
+	struct node *n = c->node;
+	uint64_t wid = p->req.watch_id, start = fsm_revision(&n->fsm);
+	struct mp_buf out;
+	int rv;
+	if (p->req.type == MSG_REQ_WATCH)
+		rv = watch_create(n, c, &c->watchers, &p->req, &wid, &start);
+	else
+		rv = watch_cancel(n, &c->watchers, wid);
+	if (rv != 0) {
+		server_finish(p, rv);
+		return;
+	}
+	mp_buf_init(&out);
+	msgpack_pack_map(&out.pk, 2);
+	mp_pack_kv_u64(&out.pk, "id", wid);
+	mp_pack_kv_u64(&out.pk, "rev", start);
+	p->reply = mp_buf_take(&out, &p->reply_len);
+	server_finish(p, mp_buf_error(&out));
+}
+
 /* A request for the state machine: propose it, or queue or answer a read. The pending
  * struct takes the frame copy (reads keep it: the decoded request borrows from it). */
 static void server_request(struct conn *c, const struct msg_req *r, uint8_t *frame)
@@ -436,8 +500,11 @@ static void server_request(struct conn *c, const struct msg_req *r, uint8_t *fra
 	case MSG_REQ_LEASE_KEEPALIVE:
 		server_keepalive(n, p);
 		return;
+	case MSG_REQ_WATCH:
+	case MSG_REQ_WATCH_CANCEL:
+		server_watch(c, p);
+		return;
 	default:
-		/* Watches arrive with the next step of issue 3. */
 		server_finish(p, BERTH_EBADREQ);
 		return;
 	}
@@ -591,6 +658,7 @@ int server_start(struct node *n)
 
 void server_stop(struct node *n)
 {
+	watch_stop(n);
 	if (n->srv.listening) {
 		uv_close((uv_handle_t *)&n->srv.listener, NULL);
 		n->srv.listening = false;
@@ -637,4 +705,5 @@ void server_iteration(struct node *n)
 		}
 	}
 	server_maybe_barrier(n);
+	watch_iteration(n);
 }

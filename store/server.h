@@ -70,4 +70,11 @@ void server_iteration(struct node *n);
 int server_propose_internal(struct node *n, const struct msg_cmd *cmd,
 			    void (*done)(struct node *n));
 
+/* For store/watch.c: a connection's watch list, the bytes queued on it and not yet
+ * written, and pushing one frame: b holds 4 bytes reserved for the frame header, then one
+ * msgpack map; the server takes b's memory (b is left empty). */
+struct watcher **server_conn_watchers(struct conn *c);
+size_t server_conn_unsent(struct conn *c);
+void server_conn_push(struct conn *c, struct mp_buf *b);
+
 #endif

@@ -148,6 +148,13 @@ static void test_berthctl_bad_command_lines(void **state)
 	t_expect(NULL, A("--endpoints", e, "lease"), 1, NULL, "grant, revoke or keepalive");
 	t_expect(NULL, A("--endpoints", e, "lease", "grant", "0"), 1, NULL, "TTL must be");
 	t_expect(NULL, A("--endpoints", e, "compact", "-1"), 1, NULL, "not a non-negative");
+	t_expect(NULL, A("--endpoints", e, "watch"), 1, NULL, "watch: a KEY, or --prefix");
+	t_expect(NULL, A("--endpoints", e, "watch", "a", "b", "--prefix"), 1, NULL,
+		 "--prefix takes no END");
+	t_expect(NULL, A("--endpoints", e, "watch", "a", "--serializable"), 1, NULL,
+		 "unknown option --serializable for watch");
+	t_expect(NULL, A("--endpoints", e, "watch", "a", "--limit", "x"), 1, NULL,
+		 "--limit: \"x\" is not a non-negative integer");
 	t_expect(NULL, A("--endpoints", "127.0.0.1:7101,::1:7102", "get", "k"), 1, NULL,
 		 "endpoint \"::1:7102\": too many ':'");
 	t_expect(NULL, A("--endpoints", ",", "get", "k"), 1, NULL, "empty list");
