@@ -58,6 +58,9 @@ static const struct config_opt config_opts[] = {
 	U(session_ttl_ms, "60000", 1000, FSM_SESSION_MAX_TTL_MS, "longest client session TTL"),
 	U(compact_keep, "100000", 0, UINT32_MAX,
 	  "revisions of history kept by automatic compaction (0: off)"),
+	U(max_snapshot_sends, "2", 1, 64, "backup transfers served at once (more: BERTH_EBUSY)"),
+	U(snapshot_idle_ms, "30000", 100, 3600000,
+	  "a backup transfer whose client takes nothing this long is cut, milliseconds"),
 };
 #define CONFIG_NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
 
@@ -74,6 +77,7 @@ void config_usage(FILE *to)
 	char name[64];
 	fprintf(to, "usage: berth-store [OPTIONS]\n"
 		    "       berth-store dump DIR [--values]\n"
+		    "       berth-store restore FILE OPTIONS (a new member from a backup)\n"
 		    "       berth-store --version\n\noptions:\n");
 	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
 		const struct config_opt *o = &config_opts[i];

@@ -40,6 +40,8 @@ struct config {
 	uint64_t max_txn_ops;
 	uint64_t session_ttl_ms;
 	uint64_t compact_keep;
+	uint64_t max_snapshot_sends;
+	uint64_t snapshot_idle_ms;
 	/* Derived from bootstrap. */
 	struct config_member members[CONFIG_MAX_MEMBERS];
 	unsigned nmembers;

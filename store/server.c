@@ -6,6 +6,7 @@
 #include "common/reply.h"
 #include "common/wire.h"
 #include "store/node.h"
+#include "store/snapsend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,37 @@ static void server_conn_close(struct conn *c);
 struct server_write {
 	uv_write_t req;
 	uint8_t *data; /* owned */
+	void (*done)(void *arg, int status);
+	void *arg;
 };
 
 static void server_write_cb(uv_write_t *req, int status)
 {
 	struct server_write *w = req->data;
-	(void)status; /* a failed write closes the connection through its read side */
+	/* A failed write closes the connection through its read side. */
 	free(w->data);
+	if (w->done != NULL)
+		w->done(w->arg, status);
 	free(w);
+}
+
+int server_conn_write(struct conn *c, uint8_t *data, size_t len,
+		      void (*done)(void *arg, int status), void *arg)
+{
+	struct server_write *w = c->closing ? NULL : malloc(sizeof(*w));
+	if (w == NULL) {
+		free(data);
+		return c->closing ? BERTH_ECLOSED : BERTH_ENOMEM;
+	}
+	*w = (struct server_write){.data = data, .done = done, .arg = arg};
+	w->req.data = w;
+	uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, server_write_cb) != 0) {
+		free(data);
+		free(w);
+		return BERTH_ECLOSED;
+	}
+	return 0;
 }
 
 /* Sends one response frame. st may be NULL; reply may be NULL. */
@@ -70,21 +94,20 @@ static void server_send(struct conn *c, uint64_t id, int err, const uint8_t *rep
 		mp_buf_close(&b);
 		return;
 	}
-	struct server_write *w = malloc(sizeof(*w));
-	if (w == NULL) {
-		mp_buf_close(&b);
-		return;
-	}
 	size_t len;
-	w->data = mp_buf_take(&b, &len);
-	w->req.data = w;
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, server_write_cb) != 0) {
-		free(w->data);
-		free(w);
-		return;
-	}
-	n->srv.responses++;
+	uint8_t *data = mp_buf_take(&b, &len);
+	if (server_conn_write(c, data, len, NULL, NULL) == 0)
+		n->srv.responses++;
+}
+
+void server_conn_error(struct conn *c, uint64_t id, int err)
+{
+	server_send(c, id, err, NULL, 0, NULL);
+}
+
+const char *server_conn_peer(const struct conn *c)
+{
+	return c->peer;
 }
 
 static void server_conn_closed(uv_handle_t *h)
@@ -99,6 +122,7 @@ static void server_conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	snapsend_conn_gone(c->node, c);
 	/* Pending requests outlive the connection: raft still holds them. */
 	for (struct pending *p = c->reqs; p != NULL; p = p->cnext)
 		p->conn = NULL;
@@ -108,6 +132,11 @@ static void server_conn_close(struct conn *c)
 		c->next->prevp = c->prevp;
 	c->node->srv.nconns--;
 	uv_close((uv_handle_t *)&c->tcp, server_conn_closed);
+}
+
+void server_conn_drop(struct conn *c)
+{
+	server_conn_close(c);
 }
 
 static struct pending *server_pending_new(struct conn *c, uint64_t id)
@@ -478,9 +507,11 @@ static void server_frame(struct conn *c, const uint8_t *payload, size_t len)
 		free(copy);
 		return;
 	}
-	if (r.type == MSG_REQ_STATUS || r.type == MSG_REQ_HELLO) {
+	if (r.type == MSG_REQ_STATUS || r.type == MSG_REQ_HELLO || r.type == MSG_REQ_SNAPSHOT) {
 		if (r.type == MSG_REQ_STATUS)
 			server_status(c, r.id);
+		else if (r.type == MSG_REQ_SNAPSHOT)
+			snapsend_start(c->node, c, r.id);
 		else
 			server_send(c, r.id, 0, NULL, 0, NULL);
 		msg_req_free(&r);
@@ -637,4 +668,5 @@ void server_iteration(struct node *n)
 		}
 	}
 	server_maybe_barrier(n);
+	snapsend_tick(n);
 }
