@@ -364,7 +364,7 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 		exit(0);
 	}
 	if (cmd == NULL)
-		return ctl_usage_error(c, word == NULL		   ? "no command (try --help)"
+		return ctl_usage_error(c, word == NULL     ? "no command (try --help)"
 					  : word[0] == 'l' ? "lease: grant, revoke or keepalive?"
 							   : "snapshot: save?");
 	if (c->npos < cmd->minpos || c->npos > cmd->maxpos)

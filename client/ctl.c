@@ -269,9 +269,9 @@ int ctl_snapshot_report(struct ctl *c, struct berth *b, int err, const char *fil
 	snprintf(crc, sizeof(crc), "%08" PRIx32, s->crc);
 	if (c->json)
 		ctl_json_print(json_pack("{sssIsIsIsssI}", "file", file, "revision",
-					 (json_int_t)s->rev, "applied_index", (json_int_t)s->applied,
-					 "size", (json_int_t)s->size, "crc32", crc, "member",
-					 (json_int_t)s->member));
+					 (json_int_t)s->rev, "applied_index",
+					 (json_int_t)s->applied, "size", (json_int_t)s->size,
+					 "crc32", crc, "member", (json_int_t)s->member));
 	else
 		printf("saved %s: revision %" PRIu64 ", applied index %" PRIu64 ", %" PRIu64
 		       " bytes, crc32 %s, from member %" PRIu64 "\n",

@@ -74,8 +74,8 @@ static int snapsave_write_all(int fd, const uint8_t *p, size_t n)
 
 /* One attempt on one member: request, every frame, the checks. 0 with out filled; the
  * node's BERTH_EBUSY (try again later); or the failure, with b->errmsg. */
-static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep,
-			    struct snapsave_file *f, struct berth_snapshot *out)
+static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep, struct snapsave_file *f,
+			    struct berth_snapshot *out)
 {
 	struct msg_req req = {.type = MSG_REQ_SNAPSHOT};
 	struct snapsave_rx rx = {.crc = snapsave_crc_init()};
@@ -132,10 +132,9 @@ static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep,
 					rv = BERTH_EIO;
 				}
 				if (rv == 0 && rx.ended)
-					*out = (struct berth_snapshot){pr.resp.hdr.member,
-								       pr.resp.snap.rev,
-								       pr.resp.snap.applied,
-								       rx.off, rx.crc};
+					*out = (struct berth_snapshot){
+						pr.resp.hdr.member, pr.resp.snap.rev,
+						pr.resp.snap.applied, rx.off, rx.crc};
 				proto_resp_free(&pr);
 				if (rv != 0)
 					break;
@@ -150,8 +149,9 @@ static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep,
 			goto out;
 		}
 		if (rv == BERTH_ECORRUPT) {
-			call_errmsg(b, "%s: the stream does not add up after %llu bytes (offset, "
-				       "size or checksum)",
+			call_errmsg(b,
+				    "%s: the stream does not add up after %llu bytes (offset, "
+				    "size or checksum)",
 				    c.peer, (unsigned long long)rx.off);
 			goto out;
 		}

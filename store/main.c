@@ -105,8 +105,9 @@ static int main_restore(int argc, char **argv)
 	struct restore_info info;
 	char err[1024];
 	if (argc < 3 || argv[2][0] == '-') {
-		fprintf(stderr, "usage: berth-store restore FILE --id N --data DIR --peer-addr "
-				"HOST:PORT --client-addr HOST:PORT --bootstrap ID=PEER/CLIENT,...\n");
+		fprintf(stderr,
+			"usage: berth-store restore FILE --id N --data DIR --peer-addr "
+			"HOST:PORT --client-addr HOST:PORT --bootstrap ID=PEER/CLIENT,...\n");
 		return 2;
 	}
 	/* FILE stands where the parser expects the program's name. */

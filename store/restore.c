@@ -159,8 +159,8 @@ static int restore_write(const struct config *cfg, struct restore_file *rf, cons
 	return restore_bootstrap(cfg, raft_dir, err, errlen);
 }
 
-int restore_run(const struct config *cfg, const char *file, struct restore_info *info,
-		char *err, size_t errlen)
+int restore_run(const struct config *cfg, const char *file, struct restore_info *info, char *err,
+		size_t errlen)
 {
 	struct restore_file rf = {NULL, crc32(0, Z_NULL, 0), 0};
 	struct fsm_snapshot_info si;
@@ -197,10 +197,11 @@ int restore_run(const struct config *cfg, const char *file, struct restore_info 
 		rv = BERTH_ECORRUPT; /* bytes after the end: not a file `snapshot save` wrote */
 	if (rv != 0) {
 		snprintf(err, errlen, "%s: %s", file,
-			 rv == BERTH_EIO		? strerror(rf.err)
-			 : (uint64_t)st.st_size < 12 ? "not a berth snapshot (too short)"
-						   : "not a complete, intact berth snapshot (magic, "
-						     "version, truncation or checksum)");
+			 rv == BERTH_EIO ? strerror(rf.err)
+			 : (uint64_t)st.st_size < 12
+				 ? "not a berth snapshot (too short)"
+				 : "not a complete, intact berth snapshot (magic, "
+				   "version, truncation or checksum)");
 		fclose(rf.f);
 		return rv;
 	}

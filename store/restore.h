@@ -36,7 +36,7 @@ struct restore_info {
 /* Runs the steps above. 0 with *info; otherwise BERTH_EBADREQ (options, a data directory
  * that is not empty), BERTH_ECORRUPT (the file), BERTH_EIO, BERTH_ENOMEM..., with a
  * message in err naming what is wrong. */
-int restore_run(const struct config *cfg, const char *file, struct restore_info *info,
-		char *err, size_t errlen);
+int restore_run(const struct config *cfg, const char *file, struct restore_info *info, char *err,
+		size_t errlen);
 
 #endif

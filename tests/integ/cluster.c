@@ -188,8 +188,8 @@ static int cluster_spawn(struct cluster *c, unsigned i)
 	return 0;
 }
 
-int cluster_run_tool(struct cluster *c, unsigned i, const char *const *before,
-		     uint32_t timeout_ms, int *status)
+int cluster_run_tool(struct cluster *c, unsigned i, const char *const *before, uint32_t timeout_ms,
+		     int *status)
 {
 	char id[24];
 	char *argv[16 + 2 * CLUSTER_MAX_ARGS];

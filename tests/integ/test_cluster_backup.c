@@ -85,9 +85,8 @@ static void *bk_writer_run(void *arg)
 	if (b == NULL)
 		return NULL;
 	uint64_t deadline = cluster_now_ms() + 60000;
-	for (unsigned i = 0; i < BK_LIVE_MAX && !atomic_load(&w->stop) &&
-			     cluster_now_ms() < deadline;
-	     i++) {
+	for (unsigned i = 0;
+	     i < BK_LIVE_MAX && !atomic_load(&w->stop) && cluster_now_ms() < deadline; i++) {
 		struct berth_result r = {0};
 		snprintf(key, sizeof(key), "live/%05u", i);
 		if (berth_put(b, key, strlen(key), key, strlen(key), 0, &r) == 0)

@@ -231,9 +231,8 @@ static void test_backup_frames_proto_unknown_id(void **state)
 static int t_rx(struct snapsave_rx *rx, struct mp_buf *m)
 {
 	struct wire_resp r;
-	assert_int_equal(wire_resp_decode(m->data + FRAME_HEADER_BYTES, m->len - FRAME_HEADER_BYTES,
-					  &r),
-			 0);
+	assert_int_equal(
+		wire_resp_decode(m->data + FRAME_HEADER_BYTES, m->len - FRAME_HEADER_BYTES, &r), 0);
 	mp_buf_reset(m);
 	int rv = snapsave_frame(rx, &r, NULL, NULL);
 	wire_resp_free(&r);
@@ -268,13 +267,15 @@ static void test_backup_frames_checks(void **state)
 		case 4: /* the node gave up */
 			mp_buf_append(&m, (const uint8_t[4]){0}, 4);
 			wire_resp_pack(&m, 1, BERTH_EIO, NULL, &t_hdr, NULL, 0, NULL);
-			assert_int_equal(frame_encode_header(m.len - 4, FRAME_MAX_DEFAULT, m.data), 0);
+			assert_int_equal(frame_encode_header(m.len - 4, FRAME_MAX_DEFAULT, m.data),
+					 0);
 			want = BERTH_EIO;
 			break;
 		case 5: /* a last frame that is no end */
 			mp_buf_append(&m, (const uint8_t[4]){0}, 4);
 			wire_resp_pack(&m, 1, 0, NULL, &t_hdr, NULL, 0, NULL);
-			assert_int_equal(frame_encode_header(m.len - 4, FRAME_MAX_DEFAULT, m.data), 0);
+			assert_int_equal(frame_encode_header(m.len - 4, FRAME_MAX_DEFAULT, m.data),
+					 0);
 			want = BERTH_EBADREQ;
 			break;
 		default: /* right, then one more frame after the end */

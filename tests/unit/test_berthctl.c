@@ -8,6 +8,7 @@
 
 #include "common/msg.h"
 #include "tests/unit/client_fake.h"
+#include "tests/unit/support.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -148,6 +149,11 @@ static void test_berthctl_bad_command_lines(void **state)
 	t_expect(NULL, A("--endpoints", e, "lease"), 1, NULL, "grant, revoke or keepalive");
 	t_expect(NULL, A("--endpoints", e, "lease", "grant", "0"), 1, NULL, "TTL must be");
 	t_expect(NULL, A("--endpoints", e, "compact", "-1"), 1, NULL, "not a non-negative");
+	t_expect(NULL, A("--endpoints", e, "snapshot"), 1, NULL, "snapshot: save?");
+	t_expect(NULL, A("--endpoints", e, "snapshot", "save"), 1, NULL,
+		 "usage: berthctl snapshot save FILE");
+	t_expect(NULL, A("--endpoints", e, "snapshot", "load", "f"), 1, NULL,
+		 "unknown command \"snapshot load\"");
 	t_expect(NULL, A("--endpoints", "127.0.0.1:7101,::1:7102", "get", "k"), 1, NULL,
 		 "endpoint \"::1:7102\": too many ':'");
 	t_expect(NULL, A("--endpoints", ",", "get", "k"), 1, NULL, "empty list");
@@ -188,6 +194,21 @@ static void test_berthctl_against_fake(void **state)
 		 "\"name\": \"BERTH_ENOCONN\"", NULL);
 	t_expect(NULL, A("--endpoints", s.addr, "--timeout", "300", "put", "k", "v"), 2, NULL,
 		 "outcome is unknown");
+	/* A save that fails is definite (exit 1), and leaves no file behind. */
+	char *dir = support_tmpdir(), file[600], part[700];
+	snprintf(file, sizeof(file), "%s/b.snap", dir);
+	snprintf(part, sizeof(part), "%s.part", file);
+	t_expect(NULL, A("--endpoints", dead, "--timeout", "200", "snapshot", "save", file), 1,
+		 NULL, "no snapshot was saved");
+	t_expect(NULL, A("--endpoints", s.addr, "--timeout", "300", "snapshot", "save", file), 1,
+		 NULL, "BERTH_ECLOSED");
+	t_expect(NULL,
+		 A("--endpoints", dead, "--timeout", "200", "--json", "snapshot", "save", file), 1,
+		 "\"name\": \"BERTH_ENOCONN\"", NULL);
+	assert_int_equal(access(file, F_OK), -1);
+	assert_int_equal(access(part, F_OK), -1);
+	support_rmrf(dir);
+	free(dir);
 	fake_stop(&f);
 	fake_stop(&s);
 	assert_int_equal(fake_count(&f, MSG_REQ_TXN), 5);

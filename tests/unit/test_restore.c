@@ -82,10 +82,17 @@ static void rt_config(struct config *c, const char *data, bool bootstrap)
 	char dcopy[600];
 	char err[256];
 	snprintf(dcopy, sizeof(dcopy), "%s", data);
-	char *argv[] = {"restore-test",  "--id",	     "1",
-			"--data",        dcopy,		     "--peer-addr",
-			"127.0.0.1:9",   "--client-addr",    "127.0.0.1:10",
-			"--bootstrap",   "1=127.0.0.1:9/127.0.0.1:10,2=127.0.0.1:11/127.0.0.1:12",
+	char *argv[] = {"restore-test",
+			"--id",
+			"1",
+			"--data",
+			dcopy,
+			"--peer-addr",
+			"127.0.0.1:9",
+			"--client-addr",
+			"127.0.0.1:10",
+			"--bootstrap",
+			"1=127.0.0.1:9/127.0.0.1:10,2=127.0.0.1:11/127.0.0.1:12",
 			NULL};
 	int argc = bootstrap ? 11 : 9;
 	assert_int_equal(config_parse(c, argc, argv, err, sizeof(err)), CONFIG_OK);
@@ -118,7 +125,8 @@ static void test_restore_roundtrip(void **state)
 	rt_setup(&r);
 	assert_int_equal(rt_restore(&r, r.file, &info), 0);
 	assert_int_equal(info.bytes, r.stream.n);
-	assert_int_equal(info.crc, (uint32_t)crc32(crc32(0, Z_NULL, 0), r.stream.p, (uInt)r.stream.n));
+	assert_int_equal(info.crc,
+			 (uint32_t)crc32(crc32(0, Z_NULL, 0), r.stream.p, (uInt)r.stream.n));
 	assert_int_equal(info.rev, r.m.rev);
 	assert_int_equal(info.applied, r.m.applied);
 	assert_true(info.records > 10);
