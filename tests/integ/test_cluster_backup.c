@@ -38,26 +38,18 @@ static void bk_value(unsigned i, char *v)
 	v[BK_VALUE_BYTES] = 0;
 }
 
-static void bk_fill(struct berth *b)
+/* Writes every bk/ key (check false), or reads each back and asserts its value. */
+static void bk_keys(struct berth *b, bool check)
 {
 	char key[32], *v = malloc(BK_VALUE_BYTES + 1);
 	assert_non_null(v);
 	for (unsigned i = 0; i < BK_KEYS; i++) {
 		snprintf(key, sizeof(key), "bk/%03u", i);
 		bk_value(i, v);
-		integ_put(b, key, v);
-	}
-	free(v);
-}
-
-static void bk_check_fill(struct berth *b)
-{
-	char key[32], *v = malloc(BK_VALUE_BYTES + 1);
-	assert_non_null(v);
-	for (unsigned i = 0; i < BK_KEYS; i++) {
-		snprintf(key, sizeof(key), "bk/%03u", i);
-		bk_value(i, v);
-		integ_expect(b, key, v, false);
+		if (check)
+			integ_expect(b, key, v, false);
+		else
+			integ_put(b, key, v);
 	}
 	free(v);
 }
@@ -119,7 +111,7 @@ static void test_cluster_backup_restore(void **state)
 	snprintf(file, sizeof(file), "%s/backup.snap", c->root);
 	struct berth *b = cluster_client(c, leader, BK_TIMEOUT_MS);
 	assert_non_null(b);
-	bk_fill(b);
+	bk_keys(b, false);
 
 	/* The save while writes go on. */
 	memset(&w, 0, sizeof(w));
@@ -177,7 +169,7 @@ static void test_cluster_backup_restore(void **state)
 	berth_close(b);
 	b = cluster_client(c, leader, BK_TIMEOUT_MS);
 	assert_non_null(b);
-	bk_check_fill(b);
+	bk_keys(b, true);
 	for (unsigned i = 0; i < nlive; i++) {
 		char key[32];
 		if (w.rev[i] == 0)
@@ -245,23 +237,33 @@ static int bk_raw_start(struct cluster *c, unsigned i)
 	return fd;
 }
 
+/* One member serving one transfer at a time, cut after idle_ms, with BK_KEYS of data; a
+ * handle on it, file (600 bytes) a path in the cluster's folder, and in *fd a transfer
+ * stalled by a raw client that read only its first chunk. */
+static struct berth *bk_stalled(struct integ *f, const char *idle_ms, char *file, int *fd)
+{
+	const char *const extra[] = {"--max-snapshot-sends", "1", "--snapshot-idle-ms", idle_ms,
+				     NULL};
+	integ_start(f, 1, extra, NULL);
+	struct berth *b = cluster_client(&f->c, 0, BK_TIMEOUT_MS);
+	assert_non_null(b);
+	bk_keys(b, false);
+	snprintf(file, 600, "%s/one.snap", f->c.root);
+	*fd = bk_raw_start(&f->c, 0);
+	return b;
+}
+
 /* One member, one transfer at a time: a transfer stalled by a client that stops reading
  * makes the next save BERTH_EBUSY; a client that closes mid-transfer frees its slot at
  * once (the idle cut is 60 s here), and the member goes on serving. */
 static void test_cluster_backup_disconnect(void **state)
 {
-	static const char *const extra[] = {"--max-snapshot-sends", "1", "--snapshot-idle-ms",
-					    "60000", NULL};
 	struct integ *f = *state;
 	struct cluster *c = &f->c;
 	struct berth_snapshot snap;
 	char file[600];
-	integ_start(f, 1, extra, NULL);
-	struct berth *b = cluster_client(c, 0, BK_TIMEOUT_MS);
-	assert_non_null(b);
-	bk_fill(b);
-	snprintf(file, sizeof(file), "%s/d.snap", c->root);
-	int fd = bk_raw_start(c, 0);
+	int fd;
+	struct berth *b = bk_stalled(f, "60000", file, &fd);
 	struct berth *quick = cluster_client(c, 0, 600);
 	assert_non_null(quick);
 	assert_int_equal(berth_snapshot_save(quick, file, &snap), BERTH_EBUSY);
@@ -290,18 +292,11 @@ static void test_cluster_backup_disconnect(void **state)
 /* A client that stops reading is cut after --snapshot-idle-ms, which frees its slot. */
 static void test_cluster_backup_idle_cut(void **state)
 {
-	static const char *const extra[] = {"--max-snapshot-sends", "1", "--snapshot-idle-ms",
-					    "500", NULL};
 	struct integ *f = *state;
-	struct cluster *c = &f->c;
 	struct berth_snapshot snap;
 	char file[600];
-	integ_start(f, 1, extra, NULL);
-	struct berth *b = cluster_client(c, 0, BK_TIMEOUT_MS);
-	assert_non_null(b);
-	bk_fill(b);
-	snprintf(file, sizeof(file), "%s/i.snap", c->root);
-	int fd = bk_raw_start(c, 0);
+	int fd;
+	struct berth *b = bk_stalled(f, "500", file, &fd);
 	/* Busy at first; the save waits and retries until the cut frees the slot. */
 	assert_int_equal(berth_snapshot_save(b, file, &snap), 0);
 	/* The stalled connection was closed: what the kernels still held, then the end,
