@@ -216,5 +216,31 @@ uint64_t berth_watch_compacted(const struct berth_watch *w);
 uint64_t berth_watch_resumes(const struct berth_watch *w);
 /* Cancels the watch on its member (best effort), closes its connection, frees it. */
 void berth_watch_close(struct berth_watch *w);
+/* Backups (docs/operations.md, "Back up and restore"). Asks one member for a snapshot of
+ * its committed state (any member serves it: the handle's endpoints are tried in turn)
+ * and writes it to path: first into path ".part", checking that the chunks follow each
+ * other without gap and that the total size and the CRC-32 match the stream's last frame,
+ * then fsync, rename to path, and fsync of the directory. A file at path is replaced only
+ * by a complete, checked snapshot; on any failure neither path nor path.part is left
+ * (an earlier file at path stays). The file is the snapshot stream of docs/store.md, what
+ * `berth-store restore` reads.
+ *
+ * Deadlines: connecting, and then each frame, within timeout_ms: a transfer that makes
+ * progress is never cut. A member with every transfer slot taken (BERTH_EBUSY) or out of
+ * reach is left for the next; the rounds go on, with a pause, until timeout_ms from the
+ * start. A transfer that fails once started is not restarted.
+ *
+ * 0 with *out filled. Failures are all definite (nothing is saved, nothing changed on
+ * the store): BERTH_ENOCONN (no member reachable), BERTH_EBUSY, BERTH_ECLOSED (the
+ * connection failed or went silent mid-transfer), BERTH_ECORRUPT (the stream does not add
+ * up), BERTH_EIO (the local file), BERTH_EBADREQ (path), or a node's error. */
+struct berth_snapshot {
+	uint64_t member;  /* the member that served it */
+	uint64_t rev;     /* the revision of the state saved */
+	uint64_t applied; /* that member's applied raft index for it */
+	uint64_t size;    /* bytes */
+	uint32_t crc;     /* CRC-32 (zlib's) of the file */
+};
+int berth_snapshot_save(struct berth *b, const char *path, struct berth_snapshot *out);
 
 #endif

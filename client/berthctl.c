@@ -170,6 +170,13 @@ static int ctl_watch_cmd(struct ctl *c, struct berth *b)
 	return ctl_watch(c, b, c->npos > 0 ? c->pos[0] : "", c->npos > 1 ? c->pos[1] : NULL);
 }
 
+static int ctl_snapshot_save(struct ctl *c, struct berth *b)
+{
+	struct berth_snapshot s;
+	int err = berth_snapshot_save(b, c->pos[0], &s);
+	return ctl_snapshot_report(c, b, err, c->pos[0], &s);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{"put", 2, 2, O_LEASE, "put KEY VALUE [--lease ID]",
 	 "Sets KEY to VALUE (attached to lease ID) and prints the new revision.", ctl_put},
@@ -205,6 +212,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	 ctl_lease_revoke},
 	{"lease keepalive", 1, 1, 0, "lease keepalive ID",
 	 "Renews lease ID once and prints its TTL.", ctl_lease_keepalive},
+	{"snapshot save", 1, 1, 0, "snapshot save FILE",
+	 "Saves a member's committed state into FILE (a backup for berth-store restore): "
+	 "written to FILE.part, checked, synced, then renamed. The timeout applies to each "
+	 "frame.",
+	 ctl_snapshot_save},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -340,7 +352,8 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 				return rv;
 		} else if (a[0] == '-' && a[1] != '\0' && cmd == NULL) {
 			return ctl_usage_error(c, "unknown option %s (before a command)", a);
-		} else if (cmd == NULL && word == NULL && strcmp(a, "lease") == 0) {
+		} else if (cmd == NULL && word == NULL &&
+			   (strcmp(a, "lease") == 0 || strcmp(a, "snapshot") == 0)) {
 			word = a;
 		} else if (cmd == NULL) {
 			char full[64];
@@ -363,8 +376,9 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 		exit(0);
 	}
 	if (cmd == NULL)
-		return ctl_usage_error(c, word ? "lease: grant, revoke or keepalive?"
-					       : "no command (try --help)");
+		return ctl_usage_error(c, word == NULL     ? "no command (try --help)"
+					  : word[0] == 'l' ? "lease: grant, revoke or keepalive?"
+							   : "snapshot: save?");
 	if (c->npos < cmd->minpos || c->npos > cmd->maxpos)
 		return ctl_usage_error(c, "usage: berthctl %s", cmd->usage);
 	if (cmd->run == ctl_watch_cmd && c->npos == 0 && !c->prefix)

@@ -253,6 +253,32 @@ int ctl_report(struct ctl *c, struct berth *b, struct berth_result *r, enum ctl_
 	return code;
 }
 
+int ctl_snapshot_report(struct ctl *c, struct berth *b, int err, const char *file,
+			const struct berth_snapshot *s)
+{
+	if (err != 0) {
+		const char *msg = berth_errmsg(b);
+		if (c->json)
+			ctl_json_print(json_pack("{so}", "error", ctl_json_error(err, msg)));
+		else
+			fprintf(stderr, "berthctl: %s: %s (%s)\nberthctl: no snapshot was saved\n",
+				c->cmd, msg[0] ? msg : err_text(err), err_name(err));
+		return ctl_exit(err);
+	}
+	char crc[16];
+	snprintf(crc, sizeof(crc), "%08" PRIx32, s->crc);
+	if (c->json)
+		ctl_json_print(json_pack("{sssIsIsIsssI}", "file", file, "revision",
+					 (json_int_t)s->rev, "applied_index",
+					 (json_int_t)s->applied, "size", (json_int_t)s->size,
+					 "crc32", crc, "member", (json_int_t)s->member));
+	else
+		printf("saved %s: revision %" PRIu64 ", applied index %" PRIu64 ", %" PRIu64
+		       " bytes, crc32 %s, from member %" PRIu64 "\n",
+		       file, s->rev, s->applied, s->size, crc, s->member);
+	return 0;
+}
+
 static json_t *ctl_json_status(const struct wire_status *s)
 {
 	json_t *o =

@@ -43,6 +43,10 @@ int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(p
  * status: 0, 1 (definite failure, or a get that found nothing) or 2 (indeterminate). */
 int ctl_report(struct ctl *c, struct berth *b, struct berth_result *r, enum ctl_show show);
 
+/* berthctl snapshot save: what was saved (err 0), or why nothing was; the exit status. */
+int ctl_snapshot_report(struct ctl *c, struct berth *b, int err, const char *file,
+			const struct berth_snapshot *s);
+
 /* berthctl status: every endpoint's answer, as a table or JSON. */
 int ctl_status(struct ctl *c, struct berth *b);
 /* Prints the id of the member that reports itself leader (the highest term); 1 if none. */

@@ -179,12 +179,19 @@ int proto_next(struct proto *p, struct proto_resp *out)
 	out->len = len;
 	if ((rv = wire_resp_decode(out->frame, len, &out->resp)) != 0)
 		goto err;
-	if (out->resp.id != 0 && proto_pending_remove(p, out->resp.id, &out->ctx) != 0) {
-		wire_resp_free(&out->resp);
-		rv = BERTH_EBADREQ;
-		goto err;
+	if (out->resp.more) {
+		/* A frame of a stream that goes on: its id stays pending. */
+		size_t i = out->resp.id != 0 ? proto_find(p, out->resp.id) : SIZE_MAX;
+		if (i == SIZE_MAX)
+			goto err_pending;
+		out->ctx = p->slots[i].ctx;
+	} else if (out->resp.id != 0 && proto_pending_remove(p, out->resp.id, &out->ctx) != 0) {
+		goto err_pending;
 	}
 	return 0;
+err_pending:
+	wire_resp_free(&out->resp);
+	rv = BERTH_EBADREQ;
 err:
 	free(out->frame);
 	memset(out, 0, sizeof(*out));

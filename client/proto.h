@@ -73,6 +73,8 @@ int proto_feed(struct proto *p, const void *data, size_t n, size_t *consumed);
 /* Takes the next complete response: 0 with *out filled (free it with proto_resp_free).
  * A response to a pending id removes it from the table and gives back its ctx; a
  * response with id 0 (a connection-level error) has ctx NULL and leaves the table alone.
+ * A frame of a stream that goes on (out->resp.more, common/wire.h) gives back its ctx and
+ * leaves the id pending: the stream's last frame (no `more`) removes it.
  * BERTH_ENOTFOUND: need more bytes. BERTH_EBADREQ: a malformed response, or one whose id
  * is neither 0 nor pending; BERTH_ETOOLARGE: an oversized frame; BERTH_ENOMEM (the frame
  * is lost). After any error but BERTH_ENOTFOUND the connection must be closed. */

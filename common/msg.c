@@ -341,7 +341,7 @@ int msg_req_decode(const uint8_t *buf, size_t n, struct msg_req *r)
 	const msgpack_object *o;
 	rv = BERTH_EBADREQ;
 	if (m->type != MSGPACK_OBJECT_MAP || mp_get_u64(mp_map_get(m, "T"), &type) || type == 0 ||
-	    type >= MSG_REQ_TYPE_END)
+	    type >= MSG_REQ_TYPE_END || (type > MSG_REQ_STATUS && type < MSG_REQ_SNAPSHOT))
 		goto out;
 	r->type = (uint8_t)type;
 	if (mp_opt_u64(m, "id", 0, &r->id) || mp_opt_u64(m, "sid", 0, &r->session) ||

@@ -117,6 +117,8 @@ enum msg_req_type {
 	MSG_REQ_WATCH,
 	MSG_REQ_WATCH_CANCEL,
 	MSG_REQ_STATUS,
+	/* 11..14: membership requests (reserved) */
+	MSG_REQ_SNAPSHOT = 15, /* a backup: the committed state as a stream (common/wire.h) */
 	MSG_REQ_TYPE_END
 };
 

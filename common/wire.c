@@ -135,6 +135,66 @@ static int wire_watch_unpack(const msgpack_object *o, struct wire_watch *w)
 	return 0;
 }
 
+void wire_chunk_pack(struct mp_buf *b, uint64_t id, const struct wire_header *h, uint64_t off,
+		     const uint8_t *p, size_t n)
+{
+	msgpack_packer *pk = &b->pk;
+	msgpack_pack_map(pk, 5);
+	mp_pack_kv_u64(pk, "id", id);
+	mp_pack_cstr(pk, "h");
+	wire_header_pack(pk, h);
+	mp_pack_kv_bool(pk, "more", true);
+	mp_pack_kv_u64(pk, "off", off);
+	mp_pack_kv_bin(pk, "chunk", p, n);
+}
+
+void wire_snap_pack(struct mp_buf *b, uint64_t id, const struct wire_header *h,
+		    const struct wire_snap *s)
+{
+	msgpack_packer *pk = &b->pk;
+	msgpack_pack_map(pk, 3);
+	mp_pack_kv_u64(pk, "id", id);
+	mp_pack_cstr(pk, "h");
+	wire_header_pack(pk, h);
+	mp_pack_cstr(pk, "snap");
+	msgpack_pack_map(pk, 4);
+	mp_pack_kv_u64(pk, "size", s->size);
+	mp_pack_kv_u64(pk, "crc", s->crc);
+	mp_pack_kv_u64(pk, "rev", s->rev);
+	mp_pack_kv_u64(pk, "applied", s->applied);
+}
+
+/* The stream fields: `more` with its chunk, or the end of a snapshot. */
+static int wire_stream_unpack(const msgpack_object *m, struct wire_resp *r)
+{
+	const msgpack_object *o;
+	uint64_t crc;
+	int more = 0;
+	if ((o = mp_map_get(m, "more")) != NULL && mp_get_bool(o, &more))
+		return BERTH_EBADREQ;
+	r->more = more != 0;
+	if (r->more) {
+		if (r->err != 0 || mp_map_get(m, "r") || mp_map_get(m, "st") ||
+		    mp_map_get(m, "snap") || mp_get_u64(mp_map_get(m, "off"), &r->off) ||
+		    mp_get_bytes(mp_map_get(m, "chunk"), &r->chunk.p, &r->chunk.n) ||
+		    r->chunk.n == 0 || r->chunk.n > WIRE_CHUNK_MAX)
+			return BERTH_EBADREQ;
+		return 0;
+	}
+	if (mp_map_get(m, "chunk") != NULL || mp_map_get(m, "off") != NULL)
+		return BERTH_EBADREQ;
+	if ((o = mp_map_get(m, "snap")) == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_MAP || mp_get_u64(mp_map_get(o, "size"), &r->snap.size) ||
+	    mp_get_u64(mp_map_get(o, "crc"), &crc) || crc > UINT32_MAX ||
+	    mp_get_u64(mp_map_get(o, "rev"), &r->snap.rev) ||
+	    mp_get_u64(mp_map_get(o, "applied"), &r->snap.applied))
+		return BERTH_EBADREQ;
+	r->snap.crc = (uint32_t)crc;
+	r->has_snap = true;
+	return 0;
+}
+
 static int wire_header_unpack(const msgpack_object *o, struct wire_header *h)
 {
 	if (o == NULL || o->type != MSGPACK_OBJECT_MAP)
@@ -212,7 +272,10 @@ int wire_resp_decode(const uint8_t *buf, size_t n, struct wire_resp *r)
 			rv = rv == BERTH_ENOMEM ? rv : BERTH_EBADREQ;
 			goto out;
 		}
+		rv = BERTH_EBADREQ;
 	}
+	if (wire_stream_unpack(m, r) != 0)
+		goto out;
 	rv = 0;
 out:
 	mp_doc_close(&d);

@@ -11,7 +11,15 @@
  * A request-level error means the request did not reach the state machine on this node
  * (not leader, unavailable, bad request, too large, unauthorized...); err_indeterminate()
  * tells whether it may still take effect. A reply's own err is the state machine's answer.
- * docs/protocol.md has the whole protocol. Decoding borrows from the input buffer. */
+ * docs/protocol.md has the whole protocol. Decoding borrows from the input buffer.
+ *
+ * Streams. A request may be answered by several frames with its id: every frame but the
+ * last carries `more: true` and the last does not (proto.h keeps the id pending until
+ * then). The one stream today is a snapshot (MSG_REQ_SNAPSHOT): chunks
+ *   {id, h, more: true, off: offset of the chunk in the stream, chunk: bin}
+ * in order and without gaps, then {id, h, snap: {size, crc, rev, applied}}: the stream's
+ * length, the CRC-32 (zlib's) of all its bytes, and the revision and applied index of the
+ * state it holds. A stream the node has to give up ends with {id, err} instead. */
 #ifndef BERTH_COMMON_WIRE_H
 #define BERTH_COMMON_WIRE_H
 
@@ -85,9 +93,25 @@ struct wire_watch {
 	struct wire_event *events; /* owned when decoded */
 };
 
+/* The end of a snapshot stream. */
+struct wire_snap {
+	uint64_t size;
+	uint32_t crc;
+	uint64_t rev;
+	uint64_t applied;
+};
+
+/* Bounds the decoder enforces on a chunk (the frame cap bounds it anyway). */
+#define WIRE_CHUNK_MAX ((size_t)2 << 20)
+
 struct wire_resp {
 	uint64_t id;
 	int err;
+	bool more;          /* not the last frame for this id */
+	uint64_t off;       /* with chunk */
+	struct bytes chunk; /* a piece of a stream (n == 0: none) */
+	bool has_snap;
+	struct wire_snap snap;
 	struct bytes leader;
 	struct wire_header hdr;
 	bool has_reply;
@@ -111,6 +135,13 @@ void wire_watch_pack(struct mp_buf *b, const struct wire_header *h, const struct
 void wire_event_pack(msgpack_packer *pk, const struct wire_event *e);
 
 /* 0, BERTH_EBADREQ or BERTH_ENOMEM; nothing to free on failure. */
+/* One frame of a snapshot stream: a chunk (n at most WIRE_CHUNK_MAX), or its end. */
+void wire_chunk_pack(struct mp_buf *b, uint64_t id, const struct wire_header *h, uint64_t off,
+		     const uint8_t *p, size_t n);
+void wire_snap_pack(struct mp_buf *b, uint64_t id, const struct wire_header *h,
+		    const struct wire_snap *s);
+/* 0, BERTH_EBADREQ or BERTH_ENOMEM; nothing to free on failure. A frame with `more` must
+ * carry a chunk and nothing else; `snap` must not come with `more`. */
 int wire_resp_decode(const uint8_t *buf, size_t n, struct wire_resp *r);
 void wire_resp_free(struct wire_resp *r);
 

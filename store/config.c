@@ -63,6 +63,9 @@ static const struct config_opt config_opts[] = {
 	  "an idle watch gets a progress notification this often, milliseconds"),
 	U(watch_max_lag, "10000", 1, UINT32_MAX,
 	  "a watch whose client does not read and is this many revisions behind is cancelled"),
+	U(max_snapshot_sends, "2", 1, 64, "backup transfers served at once (more: BERTH_EBUSY)"),
+	U(snapshot_idle_ms, "30000", 100, 3600000,
+	  "a backup transfer whose client takes nothing this long is cut, milliseconds"),
 };
 #define CONFIG_NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
 
@@ -79,6 +82,7 @@ void config_usage(FILE *to)
 	char name[64];
 	fprintf(to, "usage: berth-store [OPTIONS]\n"
 		    "       berth-store dump DIR [--values]\n"
+		    "       berth-store restore FILE OPTIONS (a new member from a backup)\n"
 		    "       berth-store --version\n\noptions:\n");
 	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
 		const struct config_opt *o = &config_opts[i];

@@ -43,6 +43,8 @@ struct config {
 	uint64_t max_watchers;
 	uint64_t watch_progress_ms;
 	uint64_t watch_max_lag;
+	uint64_t max_snapshot_sends;
+	uint64_t snapshot_idle_ms;
 	/* Derived from bootstrap. */
 	struct config_member members[CONFIG_MAX_MEMBERS];
 	unsigned nmembers;

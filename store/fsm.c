@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FSM_FORMAT 1 /* the database layout; a different one is refused */
-
 void fsm_config_default(struct fsm_config *c)
 {
 	c->max_key_bytes = 1024;
@@ -164,6 +162,23 @@ void fsm_batch_abort(struct fsm *f)
 		mdb_txn_abort(f->batch);
 	f->batch = f->txn = NULL;
 	f->m = f->saved;
+}
+
+int fsm_reset_log(struct fsm *f)
+{
+	int rv, rc;
+	if (f->batch != NULL)
+		return BERTH_EINTERNAL;
+	if ((rv = fsm_batch_begin(f)) != 0)
+		return rv;
+	if ((rc = mdb_drop(f->batch, f->kv.sess, 0)) != 0 ||
+	    (rc = mdb_drop(f->batch, f->kv.sessdl, 0)) != 0) {
+		fsm_batch_abort(f);
+		return kv_err(&f->kv, rc, "reset sessions");
+	}
+	f->m.applied = 0;
+	f->m.nsessions = 0;
+	return fsm_batch_commit(f);
 }
 
 static int fsm_error_reply(struct fsm *f, int err, struct mp_buf *out)

@@ -29,6 +29,19 @@
  * the applied index rolls back with it and raft re-applies those entries from its log,
  * which is durable before anything is applied.
  *
+ * Restore from a backup (berth-store restore, store/restore.h). A backup is a snapshot
+ * stream taken from a member of another cluster, whose log indexes mean nothing to the
+ * new cluster: every member of the new cluster starts from the same file with a fresh
+ * raft log (index 1 holds the bootstrap configuration). fsm_reset_log makes the database
+ * fit that log, so that the rule above holds again: the applied index becomes 0 (every
+ * entry of the new log is applied; keeping the old index would skip the new cluster's
+ * first entries) and every session is dropped (a session's id is the index of the entry
+ * that opened it: the new log reuses those numbers, and a write retried by a client of
+ * the old cluster must not be answered from the old cluster's table; libberth opens a new
+ * session on BERTH_ESESSION). Everything else is kept: keys with their revisions and
+ * history, the cluster revision, the compaction point, leases (a new leader gives every
+ * lease its full TTL plus one election timeout, store/ttl.h) and the clock.
+ *
  * Threads: one. Reads open their own read transaction and see the last commit. */
 #ifndef BERTH_STORE_FSM_H
 #define BERTH_STORE_FSM_H
@@ -38,6 +51,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#define FSM_FORMAT 1 /* the database layout; a different one is refused */
 
 /* Limits. Every member must run with the same values: they decide results. */
 struct fsm_config {
@@ -113,6 +128,19 @@ uint64_t fsm_compacted(const struct fsm *f);
  * the stream. Format in docs/store.md. */
 typedef int (*fsm_write_fn)(void *ctx, const void *buf, size_t n);
 int fsm_snapshot_write(struct fsm *f, fsm_write_fn write, void *ctx);
+/* A snapshot stream produced piece by piece, for a transfer spread over many loop
+ * iterations (store/snapsend.h): fsm_snapshot_open begins one LMDB read transaction, so
+ * the stream is the state of the last commit at that moment, however long the transfer
+ * takes and whatever batches commit meanwhile (an LMDB reader never blocks the writer;
+ * pages freed while it lives are not reused until it ends, so the file may grow during a
+ * long transfer). *at (may be NULL) gets the meta values of that state.
+ * fsm_snapshot_read fills buf with the next bytes, cap of them unless the stream ends:
+ * *n == 0 means it has ended. fsm_snapshot_close releases the read transaction; it is
+ * needed after an error too, and before the database closes. NULL: no-op. */
+struct fsm_snapshot;
+int fsm_snapshot_open(struct fsm *f, struct fsm_snapshot **out, struct fsm_meta *at);
+int fsm_snapshot_read(struct fsm_snapshot *s, void *buf, size_t cap, size_t *n);
+void fsm_snapshot_close(struct fsm_snapshot *s);
 /* Replaces the whole database with a snapshot stream, atomically: on any error (bad
  * magic or version, truncation, checksum, bad record, full map) nothing changes. Must not
  * be called with a batch open. */
@@ -124,6 +152,22 @@ int fsm_restore_buf(struct fsm *f, const uint8_t *buf, size_t n);
  * BERTH_ECORRUPT when the header or the meta records cannot be read. (The CRC is only
  * checked by a restore.) */
 int fsm_snapshot_peek(const uint8_t *buf, size_t n, uint64_t *applied);
+/* Reads a whole stream and checks it without a database: magic, version, record framing
+ * and sizes, table order, the record count, the CRC and the meta values (each a be64; a
+ * format this build reads). Key order inside a table is checked by a restore (which then
+ * changes nothing). 0 with info filled; BERTH_ECORRUPT; or the read callback's error.
+ * info->bytes counts what was read: a caller holding more bytes than that after a 0 has
+ * a file with trailing garbage. */
+struct fsm_snapshot_info {
+	uint64_t bytes;   /* length of the stream */
+	uint64_t records; /* records in it */
+	uint64_t format, applied, rev, compacted;
+};
+int fsm_snapshot_check(fsm_read_fn read, void *ctx, struct fsm_snapshot_info *info);
+/* After a restore from a backup, before the first entry of a new cluster's log: applied
+ * index 0 and no sessions, in one commit (see "Restore from a backup" above). Must not be
+ * called with a batch open. 0 or an LMDB failure (nothing changed). */
+int fsm_reset_log(struct fsm *f);
 
 /* Leases as the leader's expiry clock needs them: id and TTL of every live lease, in id
  * order. The callback returns 0 to go on. */

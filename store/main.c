@@ -1,10 +1,12 @@
-/* store/main.c: the berth-store program: a member of a cluster (store/node.h), or
- * `berth-store dump DIR`, an offline look at a data directory. */
+/* store/main.c: the berth-store program: a member of a cluster (store/node.h),
+ * `berth-store dump DIR`, an offline look at a data directory, or `berth-store restore
+ * FILE OPTIONS`, a new member's data directory from a backup (store/restore.h). */
 #include "common/err.h"
 #include "common/log.h"
 #include "store/config.h"
 #include "store/node.h"
 #include "store/fsm.h"
+#include "store/restore.h"
 #include "store/version.h"
 
 #include <ctype.h>
@@ -95,6 +97,44 @@ static int main_dump(const char *dir, bool values)
 	return rv ? 1 : 0;
 }
 
+/* berth-store restore FILE OPTIONS: exit 0, 1 (refused or failed: nothing created) or 2
+ * (a bad command line). */
+static int main_restore(int argc, char **argv)
+{
+	struct config cfg;
+	struct restore_info info;
+	char err[1024];
+	if (argc < 3 || argv[2][0] == '-') {
+		fprintf(stderr,
+			"usage: berth-store restore FILE --id N --data DIR --peer-addr "
+			"HOST:PORT --client-addr HOST:PORT --bootstrap ID=PEER/CLIENT,...\n");
+		return 2;
+	}
+	/* FILE stands where the parser expects the program's name. */
+	switch (config_parse(&cfg, argc - 2, argv + 2, err, sizeof(err))) {
+	case CONFIG_HELP:
+		config_usage(stdout);
+		return 0;
+	case CONFIG_ERROR:
+		fprintf(stderr, "berth-store restore: %s\n", err);
+		return 2;
+	default:
+		break;
+	}
+	int rv = restore_run(&cfg, argv[2], &info, err, sizeof(err));
+	if (rv != 0) {
+		fprintf(stderr, "berth-store restore: %s (%s); nothing was created\n", err,
+			err_name(rv));
+		return rv == BERTH_EBADREQ && cfg.nmembers == 0 ? 2 : 1;
+	}
+	printf("restored %s into %s: revision %llu (applied index %llu where it was saved), "
+	       "%llu records, %llu bytes, crc32 %08lx; member %llu of %u, a new raft log\n",
+	       argv[2], cfg.data, (unsigned long long)info.rev, (unsigned long long)info.applied,
+	       (unsigned long long)info.records, (unsigned long long)info.bytes,
+	       (unsigned long)info.crc, (unsigned long long)cfg.id, cfg.nmembers);
+	return 0;
+}
+
 static int main_run(int argc, char **argv)
 {
 	struct config cfg;
@@ -157,5 +197,7 @@ int main(int argc, char **argv)
 		}
 		return main_dump(argv[2], values);
 	}
+	if (argc >= 2 && !strcmp(argv[1], "restore"))
+		return main_restore(argc, argv);
 	return main_run(argc, argv);
 }

@@ -6,6 +6,7 @@
 #include "common/reply.h"
 #include "common/wire.h"
 #include "store/node.h"
+#include "store/snapsend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,43 +35,53 @@ struct server_write {
 	uv_write_t req;
 	struct conn *conn; /* alive until this callback: uv_close cancels writes first */
 	uint8_t *data;     /* owned */
+	void (*done)(void *arg, int status);
+	void *arg;
 };
 
 static void server_write_cb(uv_write_t *req, int status)
 {
 	struct server_write *w = req->data;
 	struct conn *c = w->conn;
-	(void)status; /* a failed write closes the connection through its read side */
+	/* A failed write closes the connection through its read side. */
 	free(w->data);
+	if (w->done != NULL)
+		w->done(w->arg, status);
 	free(w);
 	if (!c->closing && c->watchers != NULL &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < WATCH_WINDOW_BYTES)
 		watch_wake(c->node);
 }
 
-/* Frames b (4 reserved bytes, then the payload) and writes it. Takes b's memory. */
-static int server_write_frame(struct conn *c, struct mp_buf *b)
+int server_conn_write(struct conn *c, uint8_t *data, size_t len,
+		      void (*done)(void *arg, int status), void *arg)
 {
-	if (mp_buf_error(b) != 0 || frame_encode_header(b->len - 4, FRAME_MAX_DEFAULT, b->data)) {
-		mp_buf_close(b);
-		return BERTH_ETOOLARGE;
-	}
-	struct server_write *w = malloc(sizeof(*w));
+	struct server_write *w = c->closing ? NULL : malloc(sizeof(*w));
 	if (w == NULL) {
-		mp_buf_close(b);
-		return BERTH_ENOMEM;
+		free(data);
+		return c->closing ? BERTH_ECLOSED : BERTH_ENOMEM;
 	}
-	size_t len;
-	w->data = mp_buf_take(b, &len);
-	w->conn = c;
+	*w = (struct server_write){.conn = c, .data = data, .done = done, .arg = arg};
 	w->req.data = w;
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+	uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, server_write_cb) != 0) {
-		free(w->data);
+		free(data);
 		free(w);
 		return BERTH_ECLOSED;
 	}
 	return 0;
+}
+
+/* Frames b (4 reserved bytes, then the payload) and writes it. Takes b's memory. */
+static int server_write_frame(struct conn *c, struct mp_buf *b)
+{
+	size_t len;
+	if (mp_buf_error(b) != 0 || frame_encode_header(b->len - 4, FRAME_MAX_DEFAULT, b->data)) {
+		mp_buf_close(b);
+		return BERTH_ETOOLARGE;
+	}
+	uint8_t *data = mp_buf_take(b, &len);
+	return server_conn_write(c, data, len, NULL, NULL);
 }
 
 struct watcher **server_conn_watchers(struct conn *c)
@@ -126,6 +137,16 @@ static void server_send(struct conn *c, uint64_t id, int err, const uint8_t *rep
 		n->srv.responses++;
 }
 
+void server_conn_error(struct conn *c, uint64_t id, int err)
+{
+	server_send(c, id, err, NULL, 0, NULL);
+}
+
+const char *server_conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
 static void server_conn_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -138,6 +159,7 @@ static void server_conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	snapsend_conn_gone(c->node, c);
 	/* Pending requests outlive the connection: raft still holds them. */
 	for (struct pending *p = c->reqs; p != NULL; p = p->cnext)
 		p->conn = NULL;
@@ -148,6 +170,11 @@ static void server_conn_close(struct conn *c)
 		c->next->prevp = c->prevp;
 	c->node->srv.nconns--;
 	uv_close((uv_handle_t *)&c->tcp, server_conn_closed);
+}
+
+void server_conn_drop(struct conn *c)
+{
+	server_conn_close(c);
 }
 
 static struct pending *server_pending_new(struct conn *c, uint64_t id)
@@ -545,9 +572,11 @@ static void server_frame(struct conn *c, const uint8_t *payload, size_t len)
 		free(copy);
 		return;
 	}
-	if (r.type == MSG_REQ_STATUS || r.type == MSG_REQ_HELLO) {
+	if (r.type == MSG_REQ_STATUS || r.type == MSG_REQ_HELLO || r.type == MSG_REQ_SNAPSHOT) {
 		if (r.type == MSG_REQ_STATUS)
 			server_status(c, r.id);
+		else if (r.type == MSG_REQ_SNAPSHOT)
+			snapsend_start(c->node, c, r.id);
 		else
 			server_send(c, r.id, 0, NULL, 0, NULL);
 		msg_req_free(&r);
@@ -706,4 +735,5 @@ void server_iteration(struct node *n)
 	}
 	server_maybe_barrier(n);
 	watch_iteration(n);
+	snapsend_tick(n);
 }

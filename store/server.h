@@ -53,6 +53,8 @@ struct server {
 	bool barrier_inflight;
 	uint64_t ready_term; /* term whose first barrier completed: reads may be served */
 	uint64_t responses;
+	struct snapsend *sends; /* backup transfers (store/snapsend.h) */
+	unsigned nsends;        /* ... holding a read transaction */
 };
 
 /* Starts listening on the configured client address. 0 or an error (logged). */
@@ -76,5 +78,16 @@ int server_propose_internal(struct node *n, const struct msg_cmd *cmd,
 struct watcher **server_conn_watchers(struct conn *c);
 size_t server_conn_unsent(struct conn *c);
 void server_conn_push(struct conn *c, struct mp_buf *b);
+/* Connections, for store/snapsend.c. server_conn_write queues one whole frame (header
+ * included); data's ownership moves in every case. done (may be NULL) is called once
+ * libuv has written it or given up (status < 0; also when the connection closes first).
+ * 0, or BERTH_ECLOSED / BERTH_ENOMEM (then done is not called). */
+int server_conn_write(struct conn *c, uint8_t *data, size_t len,
+		      void (*done)(void *arg, int status), void *arg);
+/* Answers request id with a request-level error. */
+void server_conn_error(struct conn *c, uint64_t id, int err);
+/* Closes c now (requests in flight live on, their answers dropped). */
+void server_conn_drop(struct conn *c);
+const char *server_conn_peer(const struct conn *c);
 
 #endif

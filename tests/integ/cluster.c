@@ -117,14 +117,17 @@ static void cluster_log_line(const struct cluster_member *m, const char *what)
 	fclose(f);
 }
 
-static int cluster_spawn(struct cluster *c, unsigned i)
+/* argv for berth-store: before (NULL-terminated, may be NULL), then member i's options.
+ * id is the caller's buffer for the id's text. */
+static void cluster_argv(struct cluster *c, unsigned i, const char *const *before, char *id,
+			 size_t idlen, char **argv)
 {
 	struct cluster_member *m = &c->m[i];
-	char id[24];
-	char *argv[16 + CLUSTER_MAX_ARGS];
 	unsigned k = 0;
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)m->id);
+	snprintf(id, idlen, "%llu", (unsigned long long)m->id);
 	argv[k++] = c->bin;
+	for (unsigned j = 0; before != NULL && before[j] != NULL && j < CLUSTER_MAX_ARGS; j++)
+		argv[k++] = (char *)before[j];
 	argv[k++] = "--id";
 	argv[k++] = id;
 	argv[k++] = "--data";
@@ -138,8 +141,12 @@ static int cluster_spawn(struct cluster *c, unsigned i)
 	for (unsigned j = 0; j < c->nextra; j++)
 		argv[k++] = c->extra[j];
 	argv[k] = NULL;
+}
 
-	cluster_log_line(m, "start");
+/* Forks berth-store with argv, its output appended to member i's log; the pid, or -1. */
+static pid_t cluster_fork(struct cluster *c, unsigned i, char **argv)
+{
+	struct cluster_member *m = &c->m[i];
 	int fd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "cluster: open %s: %s\n", m->log, strerror(errno));
@@ -165,8 +172,46 @@ static int cluster_spawn(struct cluster *c, unsigned i)
 		_exit(127);
 	}
 	close(fd);
-	m->pid = pid;
+	return pid;
+}
+
+static int cluster_spawn(struct cluster *c, unsigned i)
+{
+	char id[24];
+	char *argv[16 + 2 * CLUSTER_MAX_ARGS];
+	cluster_argv(c, i, NULL, id, sizeof(id), argv);
+	cluster_log_line(&c->m[i], "start");
+	pid_t pid = cluster_fork(c, i, argv);
+	if (pid < 0)
+		return -1;
+	c->m[i].pid = pid;
 	return 0;
+}
+
+int cluster_run_tool(struct cluster *c, unsigned i, const char *const *before, uint32_t timeout_ms,
+		     int *status)
+{
+	char id[24];
+	char *argv[16 + 2 * CLUSTER_MAX_ARGS];
+	uint64_t deadline = cluster_now_ms() + timeout_ms;
+	cluster_argv(c, i, before, id, sizeof(id), argv);
+	cluster_log_line(&c->m[i], "run a tool for");
+	pid_t pid = cluster_fork(c, i, argv);
+	if (pid < 0)
+		return -1;
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 || cluster_now_ms() >= deadline) {
+			fprintf(stderr, "cluster: %s %s for member %u: no exit after %u ms\n",
+				c->bin, before ? before[0] : "", i + 1, timeout_ms);
+			kill(pid, SIGKILL);
+			waitpid(pid, status, 0);
+			return -1;
+		}
+		cluster_pause(5);
+	}
 }
 
 /* Waits until member i accepts connections on its client port. */

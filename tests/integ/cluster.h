@@ -73,6 +73,12 @@ struct cluster_status {
 };
 int cluster_status(struct cluster *c, unsigned i, struct cluster_status *out);
 
+/* Runs berth-store once with the words in before (NULL-terminated) followed by member
+ * i's own options (e.g. {"restore", FILE, NULL}), output appended to its log, and waits
+ * for it to exit (SIGKILL after timeout_ms). 0 with the waitpid status, or -1. */
+int cluster_run_tool(struct cluster *c, unsigned i, const char *const *before, uint32_t timeout_ms,
+		     int *status);
+
 /* SIGKILL to member i, then reaps it (deadline 5 s). */
 void cluster_kill(struct cluster *c, unsigned i);
 /* Starts member i again with the same options and data directory and waits for its client

@@ -308,6 +308,7 @@ size_t codec_cases_reqs(struct msg_req *out, bool big)
 	out[n++] = (struct msg_req){.type = MSG_REQ_WATCH, .id = 8, .rev = UINT64_MAX, .watch = w};
 	out[n++] = (struct msg_req){.type = MSG_REQ_WATCH_CANCEL, .watch_id = 3};
 	out[n++] = (struct msg_req){.type = MSG_REQ_STATUS, .id = 77, .session = 1, .seq = 2};
+	out[n++] = (struct msg_req){.type = MSG_REQ_SNAPSHOT, .id = 78};
 	return n;
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/msg.h"
 #include "tests/unit/client_fake.h"
+#include "tests/unit/support.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -155,6 +156,11 @@ static void test_berthctl_bad_command_lines(void **state)
 		 "unknown option --serializable for watch");
 	t_expect(NULL, A("--endpoints", e, "watch", "a", "--limit", "x"), 1, NULL,
 		 "--limit: \"x\" is not a non-negative integer");
+	t_expect(NULL, A("--endpoints", e, "snapshot"), 1, NULL, "snapshot: save?");
+	t_expect(NULL, A("--endpoints", e, "snapshot", "save"), 1, NULL,
+		 "usage: berthctl snapshot save FILE");
+	t_expect(NULL, A("--endpoints", e, "snapshot", "load", "f"), 1, NULL,
+		 "unknown command \"snapshot load\"");
 	t_expect(NULL, A("--endpoints", "127.0.0.1:7101,::1:7102", "get", "k"), 1, NULL,
 		 "endpoint \"::1:7102\": too many ':'");
 	t_expect(NULL, A("--endpoints", ",", "get", "k"), 1, NULL, "empty list");
@@ -195,6 +201,21 @@ static void test_berthctl_against_fake(void **state)
 		 "\"name\": \"BERTH_ENOCONN\"", NULL);
 	t_expect(NULL, A("--endpoints", s.addr, "--timeout", "300", "put", "k", "v"), 2, NULL,
 		 "outcome is unknown");
+	/* A save that fails is definite (exit 1), and leaves no file behind. */
+	char *dir = support_tmpdir(), file[600], part[700];
+	snprintf(file, sizeof(file), "%s/b.snap", dir);
+	snprintf(part, sizeof(part), "%s.part", file);
+	t_expect(NULL, A("--endpoints", dead, "--timeout", "200", "snapshot", "save", file), 1,
+		 NULL, "no snapshot was saved");
+	t_expect(NULL, A("--endpoints", s.addr, "--timeout", "300", "snapshot", "save", file), 1,
+		 NULL, "BERTH_ECLOSED");
+	t_expect(NULL,
+		 A("--endpoints", dead, "--timeout", "200", "--json", "snapshot", "save", file), 1,
+		 "\"name\": \"BERTH_ENOCONN\"", NULL);
+	assert_int_equal(access(file, F_OK), -1);
+	assert_int_equal(access(part, F_OK), -1);
+	support_rmrf(dir);
+	free(dir);
 	fake_stop(&f);
 	fake_stop(&s);
 	assert_int_equal(fake_count(&f, MSG_REQ_TXN), 5);
