@@ -58,7 +58,7 @@ static void check_cmd_round_trip(const struct msg_cmd *c)
 
 static void test_codec_cmd_round_trip(void **state)
 {
-	struct msg_cmd cmds[16];
+	struct msg_cmd cmds[24];
 	unsigned seen = 0;
 	(void)state;
 	size_t n = codec_cases_cmds(cmds, true);
@@ -140,7 +140,7 @@ static void test_codec_cmd_exact_bytes(void **state)
 
 static void test_codec_req_round_trip(void **state)
 {
-	struct msg_req reqs[16];
+	struct msg_req reqs[24];
 	unsigned seen = 0;
 	(void)state;
 	size_t nr = codec_cases_reqs(reqs, true);
