@@ -19,7 +19,7 @@ struct ctl {
 	bool json;
 	const char *pos[CTL_MAX_POS]; /* positional arguments after the command */
 	int npos;
-	bool prefix, serializable, keys_only, count_only;
+	bool prefix, serializable, keys_only, count_only, no_wait;
 	uint64_t lease, rev, limit, id;
 	uint64_t num; /* the command's numeric argument (compact REV, lease TTL or ID) */
 };
@@ -42,6 +42,17 @@ int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(p
 /* Prints the outcome of a call (r->err) as text or JSON, frees r, and returns the exit
  * status: 0, 1 (definite failure, or a get that found nothing) or 2 (indeterminate). */
 int ctl_report(struct ctl *c, struct berth *b, struct berth_result *r, enum ctl_show show);
+
+/* Prints a failed call's error (r->err; 0 means an answer without a result) as text on
+ * stderr or JSON, and returns the exit status (1 or 2). r is not freed. */
+int ctl_report_error(struct ctl *c, struct berth *b, const struct berth_result *r);
+
+/* berthctl member list, add, remove, transfer (client/ctl_member.c): the configuration
+ * as a table or JSON; c->num is the member id, c->pos the addresses. */
+int ctl_member_list(struct ctl *c, struct berth *b);
+int ctl_member_add(struct ctl *c, struct berth *b);
+int ctl_member_remove(struct ctl *c, struct berth *b);
+int ctl_member_transfer(struct ctl *c, struct berth *b);
 
 /* berthctl status: every endpoint's answer, as a table or JSON. */
 int ctl_status(struct ctl *c, struct berth *b);
