@@ -46,8 +46,8 @@ static const struct config_opt config_opts[] = {
 	S(bootstrap, "",
 	  "the members, ID=PEER/CLIENT,...: bootstraps a new cluster on an empty data "
 	  "directory; on every start it also names the members' client addresses"),
-	F(join, "start with an empty data directory and wait to be added to a running "
-		"cluster (berthctl member add); a restart needs neither this nor --bootstrap"),
+	F(join, "start on an empty data directory and wait to be added to a running "
+		"cluster (berthctl member add); harmless on later starts: keep it"),
 	S(token, "", "cluster token clients must present (default: $BERTH_TOKEN, or none)"),
 	S(log_level, "info", "error, warn, info or debug (default: $BERTH_LOG_LEVEL, or info)"),
 	U(election_ms, "1000", 100, 60000, "raft election timeout, milliseconds"),

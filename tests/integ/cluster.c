@@ -2,6 +2,7 @@
  * folders, ports, fork/exec, leader wait, kill, restart, stop and cleanup. */
 #include "tests/integ/cluster.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -467,6 +468,21 @@ int cluster_wipe(struct cluster *c, unsigned i)
 	if (c->m[i].pid > 0)
 		return -1;
 	return cluster_rm_tree(c->m[i].dir);
+}
+
+unsigned cluster_snapshot_files(const struct cluster *c, unsigned i)
+{
+	char path[CLUSTER_PATH_BYTES + 8];
+	unsigned n = 0;
+	struct dirent *e;
+	snprintf(path, sizeof(path), "%s/raft", c->m[i].dir);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, "snapshot-", 9) == 0;
+	closedir(d);
+	return n;
 }
 
 unsigned cluster_sanitizer_reports(const struct cluster *c)

@@ -62,10 +62,10 @@ uint64_t cluster_now_ms(void);
  * cluster_close still cleans up what was made. */
 int cluster_start(struct cluster *c, unsigned n, const char *const *extra);
 
-/* Starts one more member (index c->n, id c->n + 1) with --join on the next ports of the
- * cluster's blocks and waits for its client port; the cluster must then add it (berthctl
- * member add). Its endpoint joins c->eps. The index, or -1 (no room, ports taken, it
- * did not start) with a message on stderr. */
+/* Starts one more member (index c->n, id c->n + 1) with --join (and the cluster's extra
+ * options) on the next ports of the cluster's blocks and waits for its client port; the
+ * cluster must then add it (berthctl member add). Its endpoint joins c->eps. The index,
+ * or -1 (no room, ports taken, it did not start) with a message on stderr. */
 int cluster_add(struct cluster *c);
 
 /* Waits until every running member answers status with the same term and the same leader,
@@ -98,6 +98,8 @@ bool cluster_alive(struct cluster *c, unsigned i);
 /* Stops every running member: SIGTERM to all, then SIGKILL after timeout_ms. Returns how
  * many had to be killed. */
 unsigned cluster_stop_all(struct cluster *c, uint32_t timeout_ms);
+/* How many raft snapshot files member i's raft directory holds. */
+unsigned cluster_snapshot_files(const struct cluster *c, unsigned i);
 /* Sanitizer reports in the members' logs ("ERROR: AddressSanitizer", "runtime error:",
  * "LeakSanitizer"): how many lines, each printed. */
 unsigned cluster_sanitizer_reports(const struct cluster *c);

@@ -2,7 +2,8 @@
  * fourth member joins (--join, member add: spare, catch-up, voter), a follower and then
  * the leader are removed, every acknowledged write is on every remaining member, the
  * joined member knows every client address (redirects) across a restart; bad requests
- * answer clear errors; leadership transfer; a member that never starts stays a spare. */
+ * answer clear errors; leadership transfer; a member that never starts stays a spare; a
+ * member that joins after the log was truncated gets a snapshot with the addresses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,12 +299,54 @@ static void test_cluster_membership_transfer_and_spare(void **state)
 	integ_finish(f);
 }
 
+/* A member joining after the log was truncated catches up from a snapshot, and the
+ * snapshot brings the address book: it knows every member's client address. */
+static void test_cluster_membership_join_by_snapshot(void **state)
+{
+	struct integ *f = *state;
+	struct cluster *c = &f->c;
+	struct berth_result r = {0};
+	const char *args[] = {"--snapshot-threshold", "16", "--snapshot-trailing", "16", NULL};
+	char key[32];
+	unsigned leader;
+	integ_start(f, 3, args, &leader);
+	struct berth *b = cluster_client(c, leader, CHANGE_TIMEOUT_MS);
+	assert_non_null(b);
+	for (unsigned i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "snap/%03u", i);
+		integ_put(b, key, "v");
+	}
+	int n4 = cluster_add(c);
+	assert_int_equal(n4, 3);
+	assert_int_equal(berth_member_add(b, 4, c->m[3].peer, c->m[3].client, false, &r), 0);
+	assert_int_equal(role_of(&r.resp.status, 4), WIRE_VOTER);
+	berth_result_free(&r);
+	uint64_t rev = integ_put(b, "snap/last", "1");
+	assert_int_equal(cluster_wait_value(c, 3, "snap/last", "1", 10000), 0);
+	struct berth *only4 = cluster_client_only(c, 3, 5000);
+	assert_non_null(only4);
+	assert_true(cluster_snapshot_files(c, 3) > 0); /* it caught up from a snapshot */
+	integ_expect(only4, "snap/000", "v", true);
+	integ_expect(only4, "snap/199", "v", true);
+	assert_int_equal(berth_member_list(only4, true, &r), 0);
+	assert_true(r.resp.hdr.rev >= rev);
+	assert_int_equal(r.resp.status.nmembers, 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_true(client_of_is(&r.resp.status, i + 1, c->m[i].client));
+	berth_result_free(&r);
+	berth_close(only4);
+	berth_close(b);
+	integ_finish(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cluster_membership_add_remove_under_writes,
 						integ_setup, membership_teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_membership_transfer_and_spare,
+						integ_setup, integ_teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_membership_join_by_snapshot,
 						integ_setup, integ_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
