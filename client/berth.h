@@ -242,5 +242,28 @@ struct berth_snapshot {
 	uint32_t crc;     /* CRC-32 (zlib's) of the file */
 };
 int berth_snapshot_save(struct berth *b, const char *path, struct berth_snapshot *out);
+/* Membership (client/berth_member.c; docs/protocol.md, docs/operations.md). Each answers
+ * with a member's status: res->resp.status lists the configuration (id, raft address,
+ * client address, role) and the leader. Ids are 1..MSG_MEMBER_ID_MAX; addresses are
+ * "host:port" of at most MSG_MEMBER_ADDR_MAX bytes (else BERTH_EBADREQ, nothing sent).
+ * A change is sent once: when its outcome is unknown (BERTH_ETIMEOUT) it is not retried;
+ * list the members to see where it stands. One change at a time: BERTH_EBUSY after the
+ * deadline means another change kept the leader busy. */
+
+/* The configuration as the leader sees it (serializable: as any member sees it). */
+int berth_member_list(struct berth *b, bool serializable, struct berth_result *res);
+/* Adds member id (raft address peer, client address client) as a spare, lets it catch
+ * up and promotes it to voter; returns once it is a voter, or with nowait once the
+ * promotion has started. BERTH_EEXISTS: the id is a voter already, or an address is
+ * another member's; BERTH_ETIMEOUT: it did not catch up (it stays a spare; the same call
+ * again resumes) or the deadline passed first. */
+int berth_member_add(struct berth *b, uint64_t id, const char *peer, const char *client,
+		     bool nowait, struct berth_result *res);
+/* Removes member id (the leader too: it hands leadership over first). BERTH_ENOTFOUND:
+ * no such member. */
+int berth_member_remove(struct berth *b, uint64_t id, struct berth_result *res);
+/* Moves leadership to voter id (0: the store picks one); returns once another member
+ * leads. BERTH_ETIMEOUT: three attempts of an election timeout each ended without one. */
+int berth_member_transfer(struct berth *b, uint64_t id, struct berth_result *res);
 
 #endif

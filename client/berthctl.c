@@ -15,6 +15,8 @@
 #define CTL_DEFAULT_ENDPOINTS "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
 #define CTL_MAX_ENDPOINTS 64
 #define CTL_MAX_STDIN (64u << 20)
+/* Membership changes wait for catch-up and commits: their default deadline. */
+#define CTL_MEMBER_TIMEOUT_MS 30000
 
 enum ctl_opt_bit {
 	O_LEASE = 1 << 0,
@@ -25,6 +27,7 @@ enum ctl_opt_bit {
 	O_KEYS = 1 << 5,
 	O_COUNT = 1 << 6,
 	O_ID = 1 << 7,
+	O_NOWAIT = 1 << 8,
 };
 
 struct ctl_cmd {
@@ -217,6 +220,19 @@ static const struct ctl_cmd ctl_cmds[] = {
 	 "written to FILE.part, checked, synced, then renamed. The timeout applies to each "
 	 "frame.",
 	 ctl_snapshot_save},
+	{"member list", 0, 0, O_SER, "member list [--serializable]",
+	 "Prints the members: id, role, leader, raft and client addresses (the leader's view; "
+	 "any member's with --serializable).",
+	 ctl_member_list},
+	{"member add", 3, 3, O_NOWAIT, "member add ID PEER-ADDR CLIENT-ADDR [--no-wait]",
+	 "Adds member ID (started with --join) as a spare, lets it catch up and promotes it to "
+	 "voter; waits for the promotion unless --no-wait (default --timeout 30000).",
+	 ctl_member_add},
+	{"member remove", 1, 1, 0, "member remove ID",
+	 "Removes member ID (the leader hands leadership over first).", ctl_member_remove},
+	{"member transfer", 0, 1, 0, "member transfer [ID]",
+	 "Moves leadership to voter ID (without ID: to the most up-to-date voter).",
+	 ctl_member_transfer},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -271,7 +287,7 @@ static const struct {
 	unsigned bit;
 } ctl_flags[] = {{"--lease", O_LEASE},      {"--rev", O_REV},     {"--serializable", O_SER},
 		 {"--prefix", O_PREFIX},    {"--limit", O_LIMIT}, {"--keys-only", O_KEYS},
-		 {"--count-only", O_COUNT}, {"--id", O_ID}};
+		 {"--count-only", O_COUNT}, {"--id", O_ID},       {"--no-wait", O_NOWAIT}};
 
 /* One command option; 0, or the exit code of a usage error. */
 static int ctl_cmd_opt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv, int *i)
@@ -291,7 +307,7 @@ static int ctl_cmd_opt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char 
 	if (bit == 0 || cmd == NULL || !(cmd->opts & bit))
 		return ctl_usage_error(c, "unknown option %s%s%s", name, cmd ? " for " : "",
 				       cmd ? cmd->name : "");
-	bool flag = bit & (O_SER | O_PREFIX | O_KEYS | O_COUNT);
+	bool flag = bit & (O_SER | O_PREFIX | O_KEYS | O_COUNT | O_NOWAIT);
 	if (flag) {
 		if (eq != NULL)
 			return ctl_usage_error(c, "%s takes no value", name);
@@ -299,6 +315,7 @@ static int ctl_cmd_opt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char 
 		c->prefix |= bit == O_PREFIX;
 		c->keys_only |= bit == O_KEYS;
 		c->count_only |= bit == O_COUNT;
+		c->no_wait |= bit == O_NOWAIT;
 		return 0;
 	}
 	if ((v = ctl_optarg(c, argc, argv, i, eq)) == NULL)
@@ -353,7 +370,8 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 		} else if (a[0] == '-' && a[1] != '\0' && cmd == NULL) {
 			return ctl_usage_error(c, "unknown option %s (before a command)", a);
 		} else if (cmd == NULL && word == NULL &&
-			   (strcmp(a, "lease") == 0 || strcmp(a, "snapshot") == 0)) {
+			   (strcmp(a, "lease") == 0 || strcmp(a, "snapshot") == 0 ||
+			    strcmp(a, "member") == 0)) {
 			word = a;
 		} else if (cmd == NULL) {
 			char full[64];
@@ -376,9 +394,12 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 		exit(0);
 	}
 	if (cmd == NULL)
-		return ctl_usage_error(c, word == NULL     ? "no command (try --help)"
-					  : word[0] == 'l' ? "lease: grant, revoke or keepalive?"
-							   : "snapshot: save?");
+		return ctl_usage_error(c, word == NULL ? "no command (try --help)"
+					  : strcmp(word, "lease") == 0
+						  ? "lease: grant, revoke or keepalive?"
+					  : strcmp(word, "snapshot") == 0
+						  ? "snapshot: save?"
+						  : "member: list, add, remove or transfer?");
 	if (c->npos < cmd->minpos || c->npos > cmd->maxpos)
 		return ctl_usage_error(c, "usage: berthctl %s", cmd->usage);
 	if (cmd->run == ctl_watch_cmd && c->npos == 0 && !c->prefix)
@@ -408,7 +429,7 @@ static int ctl_endpoints(struct ctl *c, char *list, const char **eps, size_t *n)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = {.timeout_ms = BERTH_DEFAULT_TIMEOUT_MS};
+	struct ctl c = {.timeout_ms = 0};
 	const struct ctl_cmd *cmd = NULL;
 	const char *eps[CTL_MAX_ENDPOINTS];
 	char err[BERTH_ERRMSG_BYTES], *list;
@@ -429,6 +450,17 @@ int main(int argc, char **argv)
 			return ctl_usage_error(&c, "lease grant: TTL must be 1..%d seconds",
 					       INT32_MAX);
 	}
+	bool change = cmd->run == ctl_member_add || cmd->run == ctl_member_remove ||
+		      cmd->run == ctl_member_transfer;
+	if (change && c.npos > 0) {
+		if (ctl_num(&c, cmd->name, c.pos[0], &c.num) != 0)
+			return 1;
+		if (c.num > UINT32_MAX || (c.num == 0 && cmd->run != ctl_member_transfer))
+			return ctl_usage_error(&c, "%s: the member id must be 1..%u", cmd->name,
+					       UINT32_MAX);
+	}
+	if (c.timeout_ms == 0)
+		c.timeout_ms = change ? CTL_MEMBER_TIMEOUT_MS : BERTH_DEFAULT_TIMEOUT_MS;
 	if ((list = strdup(c.endpoints && *c.endpoints ? c.endpoints : CTL_DEFAULT_ENDPOINTS)) ==
 	    NULL)
 		return ctl_usage_error(&c, "out of memory");

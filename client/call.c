@@ -320,7 +320,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum call_kind kind,
 		if (rv == BERTH_ENOMEM || rv == BERTH_ETOOLARGE)
 			return call_finish(res, rv); /* not sent: definite */
 		if (rv != 0) {
-			s.maybe |= sent && kind == CALL_WRITE;
+			s.maybe |= sent && (kind == CALL_WRITE || kind == CALL_ONCE);
 			call_blame(b, c->peer);
 			if (rv == BERTH_ETIMEOUT)
 				break;
@@ -352,7 +352,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum call_kind kind,
 			if (!(s.have_hint = call_hint(b, &s, &res->resp)))
 				call_failed(b, &s, true);
 		} else if (err_indeterminate(e)) {
-			s.maybe |= kind == CALL_WRITE;
+			s.maybe |= kind == CALL_WRITE || kind == CALL_ONCE;
 			call_failed(b, &s, true);
 		} else {
 			s.last = e;

@@ -43,6 +43,8 @@ enum call_kind {
 	CALL_READ,  /* changes nothing: retried freely; must reach the leader */
 	CALL_ANY,   /* changes nothing and any member may answer (serializable, status) */
 	CALL_WRITE, /* goes through the log: sent with (session, seq), retried as the same */
+	CALL_ONCE,  /* changes something without a session (membership): never sent again once
+		       it may have reached a node; a definite refusal (a redirect) may go again */
 };
 
 /* 0 or BERTH_ENOMEM / BERTH_EBADREQ (bad frame cap). fd -1. */

@@ -226,29 +226,33 @@ static int ctl_print_json(struct ctl *c, const struct wire_resp *w, enum ctl_sho
 	return code;
 }
 
+int ctl_report_error(struct ctl *c, struct berth *b, const struct berth_result *r)
+{
+	int err = r->err ? r->err : BERTH_EBADREQ;
+	const char *msg = r->err ? berth_errmsg(b) : "the answer carries no result";
+	int code = ctl_exit(err);
+	if (c->json) {
+		json_t *o = json_pack("{so}", "error", ctl_json_error(err, msg));
+		if (o != NULL && r->has_resp)
+			json_object_set_new(o, "header", ctl_json_header(&r->resp.hdr));
+		ctl_json_print(o);
+	} else {
+		fprintf(stderr, "berthctl: %s: %s (%s)%s\n", c->cmd, msg[0] ? msg : err_text(err),
+			err_name(err),
+			code == 2 ? "\nberthctl: the outcome is unknown: it may have been applied"
+				  : "");
+	}
+	return code;
+}
+
 int ctl_report(struct ctl *c, struct berth *b, struct berth_result *r, enum ctl_show show)
 {
 	int code;
-	if (r->err == 0 && r->has_resp && r->resp.has_reply) {
+	if (r->err == 0 && r->has_resp && r->resp.has_reply)
 		code = c->json ? ctl_print_json(c, &r->resp, show)
 			       : ctl_print(c, &r->resp.reply, show);
-	} else {
-		int err = r->err ? r->err : BERTH_EBADREQ;
-		const char *msg = r->err ? berth_errmsg(b) : "the answer carries no result";
-		code = ctl_exit(err);
-		if (c->json) {
-			json_t *o = json_pack("{so}", "error", ctl_json_error(err, msg));
-			if (o != NULL && r->has_resp)
-				json_object_set_new(o, "header", ctl_json_header(&r->resp.hdr));
-			ctl_json_print(o);
-		} else {
-			fprintf(stderr, "berthctl: %s: %s (%s)%s\n", c->cmd,
-				msg[0] ? msg : err_text(err), err_name(err),
-				code == 2
-					? "\nberthctl: the outcome is unknown: it may have been applied"
-					: "");
-		}
-	}
+	else
+		code = ctl_report_error(c, b, r);
 	berth_result_free(r);
 	return code;
 }

@@ -19,7 +19,7 @@ struct ctl {
 	bool json;
 	const char *pos[CTL_MAX_POS]; /* positional arguments after the command */
 	int npos;
-	bool prefix, serializable, keys_only, count_only;
+	bool prefix, serializable, keys_only, count_only, no_wait;
 	uint64_t lease, rev, limit, id;
 	uint64_t num; /* the command's numeric argument (compact REV, lease TTL or ID) */
 };
@@ -46,6 +46,16 @@ int ctl_report(struct ctl *c, struct berth *b, struct berth_result *r, enum ctl_
 /* berthctl snapshot save: what was saved (err 0), or why nothing was; the exit status. */
 int ctl_snapshot_report(struct ctl *c, struct berth *b, int err, const char *file,
 			const struct berth_snapshot *s);
+/* Prints a failed call's error (r->err; 0 means an answer without a result) as text on
+ * stderr or JSON, and returns the exit status (1 or 2). r is not freed. */
+int ctl_report_error(struct ctl *c, struct berth *b, const struct berth_result *r);
+
+/* berthctl member list, add, remove, transfer (client/ctl_member.c): the configuration
+ * as a table or JSON; c->num is the member id, c->pos the addresses. */
+int ctl_member_list(struct ctl *c, struct berth *b);
+int ctl_member_add(struct ctl *c, struct berth *b);
+int ctl_member_remove(struct ctl *c, struct berth *b);
+int ctl_member_transfer(struct ctl *c, struct berth *b);
 
 /* berthctl status: every endpoint's answer, as a table or JSON. */
 int ctl_status(struct ctl *c, struct berth *b);

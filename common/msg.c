@@ -5,9 +5,10 @@
  *   op       {t: type, k: key, e: end, f: flags, v: value, d: delta, l: lease,
  *             lim: limit, r: revision}
  *   txn      {c: [compare], s: [op], f: [op]}
- *   command  {T: type, ts: time_ms, sid, seq, x: txn, rev, lease, ttl, leases: [id]}
+ *   command  {T: type, ts: time_ms, sid, seq, x: txn, rev, lease, ttl, leases: [id],
+ *             mid, peer, client}
  *   request  {T: type, id, sid, seq, ser: bool, x: txn, rev, lease, ttl, wid, w: op,
- *             proto, token} */
+ *             proto, token, mid, peer, client, nowait: bool} */
 #include "common/msg.h"
 
 #include "common/err.h"
@@ -184,6 +185,33 @@ bool msg_txn_writes(const struct msg_txn *t)
 	return false;
 }
 
+/* A member address: a non-empty string or bin of at most MSG_MEMBER_ADDR_MAX bytes
+ * without NUL bytes (it becomes a C string). */
+static int msg_addr(const msgpack_object *o, struct bytes *out)
+{
+	if (mp_get_bytes(o, &out->p, &out->n) || out->n == 0 || out->n > MSG_MEMBER_ADDR_MAX ||
+	    memchr(out->p, 0, out->n) != NULL)
+		return BERTH_EBADREQ;
+	return 0;
+}
+
+static int msg_member_id(const msgpack_object *m, bool required, uint64_t *id)
+{
+	const msgpack_object *o = mp_map_get(m, "mid");
+	*id = 0;
+	if (o == NULL)
+		return required ? BERTH_EBADREQ : 0;
+	if (mp_get_u64(o, id) || *id > MSG_MEMBER_ID_MAX || (required && *id == 0))
+		return BERTH_EBADREQ;
+	return 0;
+}
+
+static void msg_pack_addrs(msgpack_packer *pk, struct bytes peer, struct bytes client)
+{
+	mp_pack_kv_bin(pk, "peer", peer.p, peer.n);
+	mp_pack_kv_bin(pk, "client", client.p, client.n);
+}
+
 void msg_cmd_encode(struct mp_buf *b, const struct msg_cmd *c)
 {
 	msgpack_packer *pk = &b->pk;
@@ -192,7 +220,9 @@ void msg_cmd_encode(struct mp_buf *b, const struct msg_cmd *c)
 	bool lease = c->type == MSG_CMD_LEASE_GRANT || c->type == MSG_CMD_LEASE_REVOKE;
 	bool ttl = c->type == MSG_CMD_LEASE_GRANT || c->type == MSG_CMD_SESSION_OPEN;
 	bool leases = c->type == MSG_CMD_LEASE_EXPIRE;
-	msgpack_pack_map(pk, 4 + txn + rev + lease + ttl + leases);
+	bool member = c->type == MSG_CMD_MEMBER;
+	bool addrs = member && (c->peer.n > 0 || c->client.n > 0);
+	msgpack_pack_map(pk, 4 + txn + rev + lease + ttl + leases + member + 2 * addrs);
 	mp_pack_kv_u64(pk, "T", c->type);
 	mp_pack_kv_u64(pk, "ts", c->time_ms);
 	mp_pack_kv_u64(pk, "sid", c->session);
@@ -213,6 +243,10 @@ void msg_cmd_encode(struct mp_buf *b, const struct msg_cmd *c)
 		for (uint32_t i = 0; i < c->nleases; i++)
 			msgpack_pack_uint64(pk, c->leases[i]);
 	}
+	if (member)
+		mp_pack_kv_u64(pk, "mid", c->member);
+	if (addrs)
+		msg_pack_addrs(pk, c->peer, c->client);
 }
 
 int msg_cmd_decode(const uint8_t *buf, size_t n, struct msg_cmd *c)
@@ -271,6 +305,14 @@ int msg_cmd_decode(const uint8_t *buf, size_t n, struct msg_cmd *c)
 				goto out;
 		break;
 	}
+	case MSG_CMD_MEMBER: {
+		/* Both addresses (record) or neither (forget). */
+		const msgpack_object *p = mp_map_get(m, "peer"), *cl = mp_map_get(m, "client");
+		if (msg_member_id(m, true, &c->member) || (p == NULL) != (cl == NULL) ||
+		    (p != NULL && (msg_addr(p, &c->peer) || msg_addr(cl, &c->client))))
+			goto out;
+		break;
+	}
 	default:
 		break;
 	}
@@ -301,7 +343,11 @@ void msg_req_encode(struct mp_buf *b, const struct msg_req *r)
 	bool watch = r->type == MSG_REQ_WATCH;
 	bool wid = r->type == MSG_REQ_WATCH_CANCEL;
 	bool hello = r->type == MSG_REQ_HELLO;
-	msgpack_pack_map(pk, 4 + 2 * txn + rev + lease + ttl + watch + wid + 2 * hello);
+	bool list = r->type == MSG_REQ_MEMBER_LIST;
+	bool add = r->type == MSG_REQ_MEMBER_ADD;
+	bool mid = add || r->type == MSG_REQ_MEMBER_REMOVE || r->type == MSG_REQ_MEMBER_TRANSFER;
+	msgpack_pack_map(pk, 4 + 2 * txn + rev + lease + ttl + watch + wid + 2 * hello + list +
+				     mid + 3 * add);
 	mp_pack_kv_u64(pk, "T", r->type);
 	mp_pack_kv_u64(pk, "id", r->id);
 	mp_pack_kv_u64(pk, "sid", r->session);
@@ -327,6 +373,14 @@ void msg_req_encode(struct mp_buf *b, const struct msg_req *r)
 		mp_pack_kv_u64(pk, "proto", r->proto);
 		mp_pack_kv_bin(pk, "token", r->token.p, r->token.n);
 	}
+	if (list)
+		mp_pack_kv_bool(pk, "ser", r->serializable);
+	if (mid)
+		mp_pack_kv_u64(pk, "mid", r->member);
+	if (add) {
+		msg_pack_addrs(pk, r->peer, r->client);
+		mp_pack_kv_bool(pk, "nowait", r->nowait);
+	}
 }
 
 int msg_req_decode(const uint8_t *buf, size_t n, struct msg_req *r)
@@ -341,7 +395,7 @@ int msg_req_decode(const uint8_t *buf, size_t n, struct msg_req *r)
 	const msgpack_object *o;
 	rv = BERTH_EBADREQ;
 	if (m->type != MSGPACK_OBJECT_MAP || mp_get_u64(mp_map_get(m, "T"), &type) || type == 0 ||
-	    type >= MSG_REQ_TYPE_END || (type > MSG_REQ_STATUS && type < MSG_REQ_SNAPSHOT))
+	    type >= MSG_REQ_TYPE_END)
 		goto out;
 	r->type = (uint8_t)type;
 	if (mp_opt_u64(m, "id", 0, &r->id) || mp_opt_u64(m, "sid", 0, &r->session) ||
@@ -385,6 +439,24 @@ int msg_req_decode(const uint8_t *buf, size_t n, struct msg_req *r)
 		break;
 	case MSG_REQ_WATCH_CANCEL:
 		if (mp_get_u64(mp_map_get(m, "wid"), &r->watch_id))
+			goto out;
+		break;
+	case MSG_REQ_MEMBER_LIST:
+		if ((o = mp_map_get(m, "ser")) != NULL && mp_get_bool(o, &ser))
+			goto out;
+		r->serializable = ser != 0;
+		break;
+	case MSG_REQ_MEMBER_ADD:
+		if (msg_member_id(m, true, &r->member) ||
+		    msg_addr(mp_map_get(m, "peer"), &r->peer) ||
+		    msg_addr(mp_map_get(m, "client"), &r->client) ||
+		    ((o = mp_map_get(m, "nowait")) != NULL && mp_get_bool(o, &ser)))
+			goto out;
+		r->nowait = ser != 0;
+		break;
+	case MSG_REQ_MEMBER_REMOVE:
+	case MSG_REQ_MEMBER_TRANSFER:
+		if (msg_member_id(m, r->type == MSG_REQ_MEMBER_REMOVE, &r->member))
 			goto out;
 		break;
 	default:

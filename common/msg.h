@@ -85,24 +85,32 @@ enum msg_cmd_type {
 	MSG_CMD_LEASE_REVOKE,
 	MSG_CMD_LEASE_EXPIRE,
 	MSG_CMD_SESSION_OPEN,
-	MSG_CMD_TICK, /* no-op that only advances the state machine's clock */
+	MSG_CMD_TICK,       /* no-op that only advances the state machine's clock */
+	MSG_CMD_MEMBER = 8, /* records (or forgets) a member's addresses: store/addrbook.h */
 	MSG_CMD_TYPE_END
 };
 
 /* Decoder bound for lease lists, independent of the configurable limits. */
 #define MSG_MAX_EXPIRE 4096
+/* Membership: member ids are 1..MSG_MEMBER_ID_MAX; addresses ("host:port") at most
+ * MSG_MEMBER_ADDR_MAX bytes, never empty when present. */
+#define MSG_MEMBER_ID_MAX UINT32_MAX
+#define MSG_MEMBER_ADDR_MAX 255
 
 struct msg_cmd {
 	uint8_t type;     /* enum msg_cmd_type */
 	uint64_t time_ms; /* leader's wall clock at proposal */
 	uint64_t session; /* exactly-once: 0 = none */
 	uint64_t seq;
-	struct msg_txn txn; /* MSG_CMD_TXN */
-	uint64_t rev;       /* MSG_CMD_COMPACT */
-	uint64_t lease;     /* grant (0: the state machine picks), revoke */
-	int64_t ttl;        /* grant: seconds; session open: milliseconds */
-	uint32_t nleases;   /* expire */
-	uint64_t *leases;   /* owned when decoded */
+	struct msg_txn txn;  /* MSG_CMD_TXN */
+	uint64_t rev;        /* MSG_CMD_COMPACT */
+	uint64_t lease;      /* grant (0: the state machine picks), revoke */
+	int64_t ttl;         /* grant: seconds; session open: milliseconds */
+	uint32_t nleases;    /* expire */
+	uint64_t *leases;    /* owned when decoded */
+	uint64_t member;     /* MSG_CMD_MEMBER: the member's raft id */
+	struct bytes peer;   /* ... its raft address; both empty: forget the member */
+	struct bytes client; /* ... its client address */
 };
 
 /* Client requests: a txn, or one of the actions that are not key operations. */
@@ -117,8 +125,11 @@ enum msg_req_type {
 	MSG_REQ_WATCH,
 	MSG_REQ_WATCH_CANCEL,
 	MSG_REQ_STATUS,
-	/* 11..14: membership requests (reserved) */
-	MSG_REQ_SNAPSHOT = 15, /* a backup: the committed state as a stream (common/wire.h) */
+	MSG_REQ_MEMBER_LIST = 11, /* 11: the configuration, with client addresses */
+	MSG_REQ_MEMBER_ADD,       /* 12: add a member, let it catch up, promote it */
+	MSG_REQ_MEMBER_REMOVE,    /* 13 */
+	MSG_REQ_MEMBER_TRANSFER,  /* 14: leadership to `member` (0: raft picks) */
+	MSG_REQ_SNAPSHOT = 15,    /* a backup: the committed state as a stream (common/wire.h) */
 	MSG_REQ_TYPE_END
 };
 
@@ -136,6 +147,10 @@ struct msg_req {
 	struct msg_op watch; /* watch: key/end/flags as a range */
 	uint32_t proto;      /* hello */
 	struct bytes token;  /* hello: cluster token, may be empty */
+	uint64_t member;     /* member add, remove, transfer */
+	struct bytes peer;   /* member add: raft address */
+	struct bytes client; /* member add: client address */
+	bool nowait;         /* member add: answer once the promotion has started */
 };
 
 /* Encoders append one msgpack map to b. */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum config_type { CONFIG_U64, CONFIG_STR };
+enum config_type { CONFIG_U64, CONFIG_STR, CONFIG_FLAG };
 
 struct config_opt {
 	const char *name;
@@ -32,6 +32,11 @@ struct config_opt {
 			sizeof(((struct config *)0)->field), def, 0, 0, help                       \
 	}
 
+#define F(field, help)                                                                             \
+	{                                                                                          \
+#field, CONFIG_FLAG, offsetof(struct config, field), 0, NULL, 0, 1, help           \
+	}
+
 /* Names are the field names with '_' written '-' on the command line. */
 static const struct config_opt config_opts[] = {
 	U(id, NULL, 1, UINT32_MAX, "this member's id (required)"),
@@ -41,6 +46,8 @@ static const struct config_opt config_opts[] = {
 	S(bootstrap, "",
 	  "the members, ID=PEER/CLIENT,...: bootstraps a new cluster on an empty data "
 	  "directory; on every start it also names the members' client addresses"),
+	F(join, "start on an empty data directory and wait to be added to a running "
+		"cluster (berthctl member add); harmless on later starts: keep it"),
 	S(token, "", "cluster token clients must present (default: $BERTH_TOKEN, or none)"),
 	S(log_level, "info", "error, warn, info or debug (default: $BERTH_LOG_LEVEL, or info)"),
 	U(election_ms, "1000", 100, 60000, "raft election timeout, milliseconds"),
@@ -115,6 +122,10 @@ static int config_set(struct config *c, const struct config_opt *o, const char *
 {
 	char name[64];
 	config_dash(o->name, name, sizeof(name));
+	if (o->type == CONFIG_FLAG) {
+		*(uint64_t *)((char *)c + o->off) = 1;
+		return 0;
+	}
 	if (o->type == CONFIG_STR) {
 		if (strlen(v) >= o->size) {
 			snprintf(err, errlen, "--%s: longer than %zu bytes", name, o->size - 1);
@@ -207,6 +218,12 @@ static int config_validate(struct config *c, char *err, size_t errlen)
 	}
 	if (config_members(c, err, errlen) != 0)
 		return BERTH_EBADREQ;
+	if (c->join && c->nmembers > 0) {
+		snprintf(err, errlen,
+			 "--join and --bootstrap exclude each other: --bootstrap "
+			 "creates a cluster, --join waits to be added to a running one");
+		return BERTH_EBADREQ;
+	}
 	if (c->nmembers > 0 && config_client_of(c, c->id) == NULL) {
 		snprintf(err, errlen, "--bootstrap does not name this member (id %llu)",
 			 (unsigned long long)c->id);
@@ -222,7 +239,10 @@ enum config_result config_parse(struct config *c, int argc, char **argv, char *e
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
 		config_dash(config_opts[i].name, names[i], sizeof(names[i]));
-		longopts[i] = (struct option){names[i], required_argument, NULL, (int)i + 256};
+		longopts[i] = (struct option){
+			names[i],
+			config_opts[i].type == CONFIG_FLAG ? no_argument : required_argument, NULL,
+			(int)i + 256};
 		if (config_opts[i].def &&
 		    config_set(c, &config_opts[i], config_opts[i].def, err, errlen))
 			return CONFIG_ERROR;

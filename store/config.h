@@ -24,6 +24,7 @@ struct config {
 	char peer_addr[CONFIG_ADDR_MAX];
 	char client_addr[CONFIG_ADDR_MAX];
 	char bootstrap[4096];
+	uint64_t join; /* --join: 1 */
 	char token[256];
 	char log_level[16];
 	uint64_t election_ms;

@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 #include "common/reply.h"
+#include "store/addrbook.h"
 #include "store/compact.h"
 #include "store/lease.h"
 #include "store/mvcc.h"
@@ -176,6 +177,10 @@ int fsm_reset_log(struct fsm *f)
 		fsm_batch_abort(f);
 		return kv_err(&f->kv, rc, "reset sessions");
 	}
+	if ((rv = addrbook_forget_all(f, f->batch)) != 0) {
+		fsm_batch_abort(f);
+		return rv;
+	}
 	f->m.applied = 0;
 	f->m.nsessions = 0;
 	return fsm_batch_commit(f);
@@ -203,6 +208,8 @@ static int fsm_dispatch(struct fsm *f, const struct msg_cmd *c, struct mp_buf *o
 	case MSG_CMD_SESSION_OPEN:
 		/* The entry's index is the session id: unique and the same on every member. */
 		return session_open(f, f->index, c->ttl, out);
+	case MSG_CMD_MEMBER:
+		return addrbook_apply(f, c, out);
 	default: /* MSG_CMD_TICK */
 		msgpack_pack_map(&out->pk, 1);
 		mp_pack_kv_u64(&out->pk, "rev", f->m.rev);

@@ -38,7 +38,9 @@
  * first entries) and every session is dropped (a session's id is the index of the entry
  * that opened it: the new log reuses those numbers, and a write retried by a client of
  * the old cluster must not be answered from the old cluster's table; libberth opens a new
- * session on BERTH_ESESSION). Everything else is kept: keys with their revisions and
+ * session on BERTH_ESESSION), and so is the address book of members (store/addrbook.h:
+ * the old cluster's ids and addresses must not shadow the new --bootstrap; the new
+ * leader records the new members'). Everything else is kept: keys with their revisions and
  * history, the cluster revision, the compaction point, leases (a new leader gives every
  * lease its full TTL plus one election timeout, store/ttl.h) and the clock.
  *
@@ -165,7 +167,7 @@ struct fsm_snapshot_info {
 };
 int fsm_snapshot_check(fsm_read_fn read, void *ctx, struct fsm_snapshot_info *info);
 /* After a restore from a backup, before the first entry of a new cluster's log: applied
- * index 0 and no sessions, in one commit (see "Restore from a backup" above). Must not be
+ * index 0, no sessions and no member addresses, in one commit (see "Restore from a backup" above). Must not be
  * called with a batch open. 0 or an LMDB failure (nothing changed). */
 int fsm_reset_log(struct fsm *f);
 

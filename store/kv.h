@@ -2,7 +2,8 @@
  * records and ordered scans. No business rules live here (store/fsm.c has them).
  *
  * Tables (named LMDB databases in one environment):
- *   meta     name -> big-endian u64: applied index, revision, compaction, clock, ...
+ *   meta     name -> big-endian u64: applied index, revision, compaction, clock, ...;
+ *            and "member/" . be64(id) -> member addresses (store/addrbook.h)
  *   keys     ek(key) -> record              every live key, its current version
  *   hist     ek(key) . be64(rev) -> record  every version and tombstone until compacted
  *   revs     be64(rev) . be32(sub) -> hist key     changes in revision order (watches)

@@ -34,7 +34,7 @@ const char *node_leader_client(struct node *n)
 	raft_leader(&n->raft, &id, &addr);
 	if (id == 0 || id == n->cfg.id)
 		return NULL;
-	return config_client_of(&n->cfg, id);
+	return member_client_of(n, id);
 }
 
 void node_header(struct node *n, struct wire_header *h)
@@ -72,6 +72,7 @@ static void node_check(uv_check_t *check)
 	server_iteration(n);
 	ttl_tick(n);
 	compactor_tick(n);
+	member_tick(n);
 	rfsm_drop_upto(&n->rfsm, n->applied_seen);
 	n->applied_seen = raft_last_applied(&n->raft);
 	/* Work that raft's own handles may have added after this hook ran keeps the loop
@@ -89,6 +90,7 @@ static void node_raft_closed(struct raft *r)
 	raft_uv_close(&n->io);
 	raft_uv_tcp_close(&n->transport);
 	server_drain(n);
+	member_drain(n);
 	if (rfsm_flush(&n->rfsm) != 0)
 		log_error("final commit: %s", n->rfsm.errmsg);
 	rfsm_close(&n->rfsm);
@@ -178,6 +180,7 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 	}
 	rfsm_init(&n->rfsm, &n->fsm, (unsigned)cfg->max_batch);
+	member_init(n);
 
 	/* raft_uv over TCP, with the settings RAFT-NOTES.md measured. */
 	n->transport.version = 1;
@@ -207,9 +210,20 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 	if (node_bootstrap(n) != 0)
 		goto err_after_raft;
 	if ((rv = raft_start(&n->raft)) != 0) {
-		log_error("raft_start: %s", raft_errmsg(&n->raft));
+		log_error("raft_start: %s: %s", raft_strerror(rv), raft_errmsg(&n->raft));
 		goto err_after_raft;
 	}
+	/* An empty log without --join would wait forever for a leader nobody told about it. */
+	if (n->raft.configuration.n == 0 && !cfg->join) {
+		log_error("%s holds no raft log: pass --bootstrap to create a cluster, or --join "
+			  "to be added to a running one (berthctl member add)",
+			  n->raft_dir);
+		goto err_after_raft;
+	}
+	if (n->raft.configuration.n == 0)
+		log_info("joining: waiting for the leader to add this member (berthctl member add "
+			 "%llu %s %s)",
+			 (unsigned long long)cfg->id, cfg->peer_addr, cfg->client_addr);
 	uv_check_init(loop, &n->check);
 	n->check.data = n;
 	uv_check_start(&n->check, node_check);

@@ -15,6 +15,7 @@
 #include "store/compactor.h"
 #include "store/config.h"
 #include "store/fsm.h"
+#include "store/member.h"
 #include "store/rfsm.h"
 #include "store/server.h"
 #include "store/ttl.h"
@@ -39,6 +40,7 @@ struct node {
 	struct ttl ttl;
 	struct compactor compactor;
 	struct watch_hub watch;
+	struct member member;
 	uint64_t applied_seen; /* raft_last_applied at the previous iteration's end */
 	bool stopping;
 	int exit_code;

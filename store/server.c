@@ -216,6 +216,13 @@ static void server_finish(struct pending *p, int err)
 	server_pending_free(p);
 }
 
+void server_answer(struct pending *p, int err, const struct wire_status *st)
+{
+	if (p->conn != NULL)
+		server_send(p->conn, p->id, err, NULL, 0, err ? NULL : st);
+	server_pending_free(p);
+}
+
 static void server_apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct pending *p = req->data;
@@ -342,48 +349,8 @@ static void server_maybe_barrier(struct node *n)
 
 static void server_status(struct conn *c, uint64_t id)
 {
-	struct node *n = c->node;
 	struct wire_status st;
-	raft_id leader;
-	const char *laddr;
-	memset(&st, 0, sizeof(st));
-	st.id = n->cfg.id;
-	st.peer = (struct bytes){(const uint8_t *)n->cfg.peer_addr, strlen(n->cfg.peer_addr)};
-	st.client = (struct bytes){(const uint8_t *)n->cfg.client_addr, strlen(n->cfg.client_addr)};
-	switch (raft_state(&n->raft)) {
-	case RAFT_FOLLOWER:
-		st.state = WIRE_FOLLOWER;
-		break;
-	case RAFT_CANDIDATE:
-		st.state = WIRE_CANDIDATE;
-		break;
-	case RAFT_LEADER:
-		st.state = WIRE_LEADER;
-		break;
-	default:
-		st.state = WIRE_UNAVAILABLE;
-		break;
-	}
-	st.term = raft_current_term(&n->raft);
-	st.commit = raft_commit_index(&n->raft);
-	st.applied = fsm_applied(&n->fsm);
-	st.rev = fsm_revision(&n->fsm);
-	st.compacted = fsm_compacted(&n->fsm);
-	raft_leader(&n->raft, &leader, &laddr);
-	st.leader = leader;
-	const struct raft_configuration *conf = &n->raft.configuration;
-	for (unsigned i = 0; i < conf->n && st.nmembers < WIRE_MAX_MEMBERS; i++) {
-		struct wire_member *m = &st.members[st.nmembers++];
-		const char *client = config_client_of(&n->cfg, conf->servers[i].id);
-		m->id = conf->servers[i].id;
-		m->peer = (struct bytes){(const uint8_t *)conf->servers[i].address,
-					 strlen(conf->servers[i].address)};
-		m->client = (struct bytes){(const uint8_t *)(client ? client : ""),
-					   client ? strlen(client) : 0};
-		m->role = conf->servers[i].role == RAFT_VOTER     ? WIRE_VOTER
-			  : conf->servers[i].role == RAFT_STANDBY ? WIRE_STANDBY
-								  : WIRE_SPARE;
-	}
+	member_status(c->node, &st);
 	server_send(c, id, 0, NULL, 0, &st);
 }
 
@@ -530,6 +497,12 @@ static void server_request(struct conn *c, const struct msg_req *r, uint8_t *fra
 	case MSG_REQ_WATCH:
 	case MSG_REQ_WATCH_CANCEL:
 		server_watch(c, p);
+		return;
+	case MSG_REQ_MEMBER_LIST:
+	case MSG_REQ_MEMBER_ADD:
+	case MSG_REQ_MEMBER_REMOVE:
+	case MSG_REQ_MEMBER_TRANSFER:
+		member_request(n, p); /* takes p */
 		return;
 	default:
 		server_finish(p, BERTH_EBADREQ);

@@ -15,6 +15,7 @@
 
 #include "common/frame.h"
 #include "common/msg.h"
+#include "common/wire.h"
 
 #include <raft.h>
 #include <stdbool.h>
@@ -66,6 +67,9 @@ void server_stop(struct node *n);
 void server_drain(struct node *n);
 /* Once per loop iteration, after the batch was flushed: release what can be released. */
 void server_iteration(struct node *n);
+/* Answers p (when its connection is still there) with err, or with the status st when
+ * err is 0 (st may be NULL), and frees it. For requests handled outside this file. */
+void server_answer(struct pending *p, int err, const struct wire_status *st);
 /* Proposes a command of the node's own (no client waits for it: a lease expiry, a
  * compaction); done is called once it ends, however it ends. 0 or BERTH_ENOMEM (then
  * done is not called). */

@@ -191,12 +191,15 @@ static int snap_check_rec(void *ctx, unsigned table, const MDB_val *k, const MDB
 	struct fsm_snapshot_info *info = ctx;
 	if (table != 1)
 		return 0;
-	if (v->mv_size != 8) /* every meta value is a be64 (store/kv.h) */
-		return BERTH_ECORRUPT;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (k->mv_size == strlen(fields[i].name) &&
-		    memcmp(k->mv_data, fields[i].name, k->mv_size) == 0)
-			*(uint64_t *)((char *)info + fields[i].off) = kv_be64_get(v->mv_data);
+	/* The counters are be64 (store/kv.h); other entries (the address book) are not. */
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (k->mv_size != strlen(fields[i].name) ||
+		    memcmp(k->mv_data, fields[i].name, k->mv_size) != 0)
+			continue;
+		if (v->mv_size != 8)
+			return BERTH_ECORRUPT;
+		*(uint64_t *)((char *)info + fields[i].off) = kv_be64_get(v->mv_data);
+	}
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * folders, ports, fork/exec, leader wait, kill, restart, stop and cleanup. */
 #include "tests/integ/cluster.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -136,8 +137,12 @@ static void cluster_argv(struct cluster *c, unsigned i, const char *const *befor
 	argv[k++] = m->peer;
 	argv[k++] = "--client-addr";
 	argv[k++] = m->client;
-	argv[k++] = "--bootstrap";
-	argv[k++] = c->bootstrap;
+	if (m->join) {
+		argv[k++] = "--join";
+	} else {
+		argv[k++] = "--bootstrap";
+		argv[k++] = c->bootstrap;
+	}
 	for (unsigned j = 0; j < c->nextra; j++)
 		argv[k++] = c->extra[j];
 	argv[k] = NULL;
@@ -234,6 +239,21 @@ static int cluster_wait_port(struct cluster *c, unsigned i)
 	return -1;
 }
 
+/* Member i's id, addresses, folder and log from its ports. */
+static void cluster_name(struct cluster *c, unsigned i)
+{
+	struct cluster_member *m = &c->m[i];
+	char root[sizeof(c->root)];
+	memcpy(root, c->root, sizeof(root));
+	m->id = i + 1;
+	m->last_status = -1;
+	snprintf(m->peer, sizeof(m->peer), "127.0.0.1:%d", m->peer_port);
+	snprintf(m->client, sizeof(m->client), "127.0.0.1:%d", m->client_port);
+	snprintf(m->dir, sizeof(m->dir), "%s/n%u", root, i + 1);
+	snprintf(m->log, sizeof(m->log), "%s/n%u.log", root, i + 1);
+	c->eps[i] = m->client;
+}
+
 int cluster_start(struct cluster *c, unsigned n, const char *const *extra)
 {
 	const char *bin = getenv("BERTH_STORE_BIN");
@@ -272,13 +292,7 @@ int cluster_start(struct cluster *c, unsigned n, const char *const *extra)
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		struct cluster_member *m = &c->m[i];
-		m->id = i + 1;
-		m->last_status = -1;
-		snprintf(m->peer, sizeof(m->peer), "127.0.0.1:%d", m->peer_port);
-		snprintf(m->client, sizeof(m->client), "127.0.0.1:%d", m->client_port);
-		snprintf(m->dir, sizeof(m->dir), "%s/n%u", c->root, i + 1);
-		snprintf(m->log, sizeof(m->log), "%s/n%u.log", c->root, i + 1);
-		c->eps[i] = m->client;
+		cluster_name(c, i);
 		off += (size_t)snprintf(c->bootstrap + off, sizeof(c->bootstrap) - off,
 					"%s%llu=%s/%s", i ? "," : "", (unsigned long long)m->id,
 					m->peer, m->client);
@@ -290,6 +304,29 @@ int cluster_start(struct cluster *c, unsigned n, const char *const *extra)
 		if (cluster_wait_port(c, i) != 0)
 			return -1;
 	return 0;
+}
+
+int cluster_add(struct cluster *c)
+{
+	unsigned i = c->n;
+	if (c->root[0] == 0 || i == 0 || i >= CLUSTER_MAX) {
+		fprintf(stderr, "cluster: add: no room for another member\n");
+		return -1;
+	}
+	struct cluster_member *m = &c->m[i];
+	m->peer_port = c->m[0].peer_port + (int)i;
+	m->client_port = c->m[0].client_port + (int)i;
+	if (!cluster_port_free(m->peer_port) || !cluster_port_free(m->client_port)) {
+		fprintf(stderr, "cluster: add: port %d or %d is taken\n", m->peer_port,
+			m->client_port);
+		return -1;
+	}
+	cluster_name(c, i);
+	m->join = true;
+	c->n++;
+	if (cluster_spawn(c, i) != 0 || cluster_wait_port(c, i) != 0)
+		return -1;
+	return (int)i;
 }
 
 static struct berth *cluster_open(struct cluster *c, const char *const *eps, size_t n,
@@ -476,6 +513,21 @@ int cluster_wipe(struct cluster *c, unsigned i)
 	if (c->m[i].pid > 0)
 		return -1;
 	return cluster_rm_tree(c->m[i].dir);
+}
+
+unsigned cluster_snapshot_files(const struct cluster *c, unsigned i)
+{
+	char path[CLUSTER_PATH_BYTES + 8];
+	unsigned n = 0;
+	struct dirent *e;
+	snprintf(path, sizeof(path), "%s/raft", c->m[i].dir);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, "snapshot-", 9) == 0;
+	closedir(d);
+	return n;
 }
 
 unsigned cluster_sanitizer_reports(const struct cluster *c)

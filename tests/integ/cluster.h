@@ -37,6 +37,7 @@ struct cluster_member {
 	char peer[32];
 	char dir[CLUSTER_PATH_BYTES];
 	char log[CLUSTER_PATH_BYTES];
+	bool join; /* started with --join instead of --bootstrap (cluster_add) */
 };
 
 struct cluster {
@@ -61,6 +62,12 @@ uint64_t cluster_now_ms(void);
  * cluster_close still cleans up what was made. */
 int cluster_start(struct cluster *c, unsigned n, const char *const *extra);
 
+/* Starts one more member (index c->n, id c->n + 1) with --join (and the cluster's extra
+ * options) on the next ports of the cluster's blocks and waits for its client port; the
+ * cluster must then add it (berthctl member add). Its endpoint joins c->eps. The index,
+ * or -1 (no room, ports taken, it did not start) with a message on stderr. */
+int cluster_add(struct cluster *c);
+
 /* Waits until every running member answers status with the same term and the same leader,
  * and that leader says it leads. 0 with *leader (an index) and *term (may be NULL), or -1
  * after timeout_ms. */
@@ -81,7 +88,7 @@ int cluster_run_tool(struct cluster *c, unsigned i, const char *const *before, u
 
 /* SIGKILL to member i, then reaps it (deadline 5 s). */
 void cluster_kill(struct cluster *c, unsigned i);
-/* Starts member i again with the same options and data directory and waits for its client
+/* Starts member i again with the same options (--join for an added member) and data directory and waits for its client
  * port. 0 or -1. */
 int cluster_restart(struct cluster *c, unsigned i);
 /* Removes member i's data directory entirely (the member must be stopped). 0 or -1. */
@@ -97,6 +104,8 @@ bool cluster_alive(struct cluster *c, unsigned i);
 /* Stops every running member: SIGTERM to all, then SIGKILL after timeout_ms. Returns how
  * many had to be killed. */
 unsigned cluster_stop_all(struct cluster *c, uint32_t timeout_ms);
+/* How many raft snapshot files member i's raft directory holds. */
+unsigned cluster_snapshot_files(const struct cluster *c, unsigned i);
 /* Sanitizer reports in the members' logs ("ERROR: AddressSanitizer", "runtime error:",
  * "LeakSanitizer"): how many lines, each printed. */
 unsigned cluster_sanitizer_reports(const struct cluster *c);

@@ -9,7 +9,6 @@
 
 #include "tests/integ/integ.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,22 +20,6 @@
  * runs also measured a heartbeat's wait per write with a member down: that was berth's
  * loop stalling until the next event, fixed in store/node.c, node_kick.) */
 #define SN_HEARTBEAT_MS "20"
-
-/* How many raft snapshot files member i's raft directory holds. */
-static unsigned sn_snapshot_files(const struct cluster *c, unsigned i)
-{
-	char path[CLUSTER_PATH_BYTES + 8];
-	unsigned n = 0;
-	struct dirent *e;
-	snprintf(path, sizeof(path), "%s/raft", c->m[i].dir);
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, "snapshot-", 9) == 0;
-	closedir(d);
-	return n;
-}
 
 /* Polls until member i's applied index reaches at least want (deadline ms). */
 static uint64_t sn_wait_applied(struct cluster *c, unsigned i, uint64_t want, uint32_t ms)
@@ -84,14 +67,14 @@ static void test_cluster_snapshot_install_wiped_follower(void **state)
 	assert_true(lst.applied >= SN_WRITES);
 	assert_true(lst.rev > last_rev);
 	/* The leader took snapshots (and so truncated all but 16 trailing entries). */
-	assert_true(sn_snapshot_files(c, leader) > 0);
+	assert_true(cluster_snapshot_files(c, leader) > 0);
 
 	assert_int_equal(cluster_wipe(c, fol), 0);
 	assert_int_equal(cluster_restart(c, fol), 0);
 	uint64_t applied = sn_wait_applied(c, fol, lst.applied, 15000);
 	assert_true(applied >= lst.applied);
 	/* It got there from a snapshot: the entries it lacked are gone from every log. */
-	assert_true(sn_snapshot_files(c, fol) > 0);
+	assert_true(cluster_snapshot_files(c, fol) > 0);
 
 	struct berth *one = cluster_client_only(c, fol, 2000);
 	assert_non_null(one);

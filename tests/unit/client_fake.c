@@ -125,7 +125,9 @@ static int fake_handle(struct fake *f, int fd, const uint8_t *p, size_t n)
 		mp_pack_kv_u64(&reply.pk, "id", f->session_id++);
 		mp_pack_kv_i64(&reply.pk, "ttl", r.ttl);
 		fake_respond(f, fd, r.id, 0, NULL, &reply, NULL);
-	} else if (f->mode == FAKE_CLOSE_ON_WRITE && sessioned_txn) {
+	} else if (f->mode == FAKE_CLOSE_ON_WRITE &&
+		   (sessioned_txn || r.type == MSG_REQ_MEMBER_ADD ||
+		    r.type == MSG_REQ_MEMBER_REMOVE || r.type == MSG_REQ_MEMBER_TRANSFER)) {
 		keep = -1;
 	} else if (f->mode == FAKE_SILENT) {
 		/* no answer */

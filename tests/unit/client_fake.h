@@ -12,7 +12,7 @@
 enum fake_mode {
 	FAKE_OK,             /* answers everything */
 	FAKE_NOTLEADER,      /* answers every request but hello BERTH_ENOTLEADER (+ leader) */
-	FAKE_CLOSE_ON_WRITE, /* closes the connection on receiving a txn with a session */
+	FAKE_CLOSE_ON_WRITE, /* closes the connection on a txn with a session or a member change */
 	FAKE_SILENT,         /* answers hello and session open, nothing else */
 	FAKE_MALFORMED,      /* answers txns with a frame that is not msgpack */
 	FAKE_ESESSION_FIRST, /* the first sessioned txn gets reply err BERTH_ESESSION */

@@ -102,6 +102,9 @@ const char *codec_cases_cmd_diff(const struct msg_cmd *a, const struct msg_cmd *
 	for (uint32_t i = 0; i < a->nleases; i++)
 		if (a->leases[i] != b->leases[i])
 			return "leases";
+	if (a->member != b->member || !codec_cases_bytes_same(a->peer, b->peer) ||
+	    !codec_cases_bytes_same(a->client, b->client))
+		return "mid/peer/client";
 	return txn_diff(&a->txn, &b->txn);
 }
 
@@ -119,6 +122,9 @@ const char *codec_cases_req_diff(const struct msg_req *a, const struct msg_req *
 		return "wid";
 	if (a->proto != b->proto || !codec_cases_bytes_same(a->token, b->token))
 		return "proto/token";
+	if (a->member != b->member || !codec_cases_bytes_same(a->peer, b->peer) ||
+	    !codec_cases_bytes_same(a->client, b->client) || a->nowait != b->nowait)
+		return "mid/peer/client/nowait";
 	const char *d = op_diff(&a->watch, &b->watch);
 	return d ? d : txn_diff(&a->txn, &b->txn);
 }
@@ -194,6 +200,8 @@ static struct msg_op s_succ[MSG_OP_TYPE_COUNT];
 static struct msg_op s_fail[20];
 uint64_t codec_cases_leases[3] = {1, (uint64_t)1 << 32, UINT64_MAX};
 static const uint8_t s_token[] = {'s', 'e', 0x00, 'r', 0xff, 't'};
+/* The longest member address: MSG_MEMBER_ADDR_MAX bytes, "127.0.0.1:7001" first. */
+static uint8_t s_addr[MSG_MEMBER_ADDR_MAX];
 
 /* A compare of every target and operator (30: array16), and an op of every type with
  * every field set. big: a 300-byte key, a 70,000-byte value and 20 failure ops (array16);
@@ -205,6 +213,8 @@ static struct msg_txn sample_txn(bool big)
 		long_key[i] = (uint8_t)(i * 7 + 1);
 	for (size_t i = 0; i < sizeof(big_value); i++)
 		big_value[i] = (uint8_t)(i * 13 + 5);
+	memset(s_addr, 'x', sizeof(s_addr));
+	memcpy(s_addr, "127.0.0.1:7001", 14);
 	for (uint8_t tg = 0; tg < MSG_CMP_TARGET_COUNT; tg++) {
 		for (uint8_t o = 0; o < MSG_CMP_OP_COUNT; o++, nc++) {
 			uint8_t *k = cmp_keys[nc];
@@ -248,7 +258,7 @@ static struct msg_txn sample_txn(bool big)
 	return (struct msg_txn){nc, MSG_OP_TYPE_COUNT, nfail, s_cmp, s_succ, s_fail};
 }
 
-/* One or more commands of every type; returns how many (out has room for 16). */
+/* One or more commands of every type; returns how many (out has room for 24). */
 size_t codec_cases_cmds(struct msg_cmd *out, bool big)
 {
 	size_t n = 0;
@@ -271,10 +281,16 @@ size_t codec_cases_cmds(struct msg_cmd *out, bool big)
 	out[n++] = (struct msg_cmd){.type = MSG_CMD_SESSION_OPEN, .ttl = FSM_SESSION_MAX_TTL_MS};
 	out[n++] = (struct msg_cmd){.type = MSG_CMD_SESSION_OPEN, .ttl = -1};
 	out[n++] = (struct msg_cmd){.type = MSG_CMD_TICK, .time_ms = 123456789};
+	out[n++] = (struct msg_cmd){.type = MSG_CMD_MEMBER,
+				    .time_ms = 5,
+				    .member = MSG_MEMBER_ID_MAX,
+				    .peer = {s_addr, sizeof(s_addr)},
+				    .client = {s_addr, 14}};
+	out[n++] = (struct msg_cmd){.type = MSG_CMD_MEMBER, .member = 1};
 	return n;
 }
 
-/* One or more requests of every type; returns how many (out has room for 16). */
+/* One or more requests of every type; returns how many (out has room for 24). */
 size_t codec_cases_reqs(struct msg_req *out, bool big)
 {
 	size_t n = 0;
@@ -309,6 +325,16 @@ size_t codec_cases_reqs(struct msg_req *out, bool big)
 	out[n++] = (struct msg_req){.type = MSG_REQ_WATCH_CANCEL, .watch_id = 3};
 	out[n++] = (struct msg_req){.type = MSG_REQ_STATUS, .id = 77, .session = 1, .seq = 2};
 	out[n++] = (struct msg_req){.type = MSG_REQ_SNAPSHOT, .id = 78};
+	out[n++] = (struct msg_req){.type = MSG_REQ_MEMBER_LIST, .id = 78, .serializable = true};
+	out[n++] = (struct msg_req){.type = MSG_REQ_MEMBER_ADD,
+				    .id = 79,
+				    .member = MSG_MEMBER_ID_MAX,
+				    .peer = {s_addr, sizeof(s_addr)},
+				    .client = {s_addr, 1},
+				    .nowait = true};
+	out[n++] = (struct msg_req){.type = MSG_REQ_MEMBER_REMOVE, .member = 4};
+	out[n++] = (struct msg_req){.type = MSG_REQ_MEMBER_TRANSFER};
+	out[n++] = (struct msg_req){.type = MSG_REQ_MEMBER_TRANSFER, .member = 2};
 	return n;
 }
 

@@ -161,6 +161,21 @@ static void test_berthctl_bad_command_lines(void **state)
 		 "usage: berthctl snapshot save FILE");
 	t_expect(NULL, A("--endpoints", e, "snapshot", "load", "f"), 1, NULL,
 		 "unknown command \"snapshot load\"");
+	t_expect(NULL, A("--endpoints", e, "member"), 1, NULL, "list, add, remove or transfer");
+	t_expect(NULL, A("--endpoints", e, "member", "join"), 1, NULL,
+		 "unknown command \"member join\"");
+	t_expect(NULL, A("--endpoints", e, "member", "add", "4", "a:1"), 1, NULL,
+		 "usage: berthctl member add ID PEER-ADDR CLIENT-ADDR");
+	t_expect(NULL, A("--endpoints", e, "member", "add", "0", "a:1", "a:2"), 1, NULL,
+		 "must be 1..4294967295");
+	t_expect(NULL, A("--endpoints", e, "member", "remove", "4294967296"), 1, NULL,
+		 "must be 1..4294967295");
+	t_expect(NULL, A("--endpoints", e, "member", "remove", "x"), 1, NULL, "not a non-negative");
+	t_expect(NULL, A("--endpoints", e, "member", "add", "4", "nocolon", "a:2"), 1, NULL,
+		 "host:port");
+	t_expect(NULL, A("--endpoints", e, "member", "list", "--no-wait"), 1, NULL,
+		 "unknown option --no-wait");
+	t_expect(NULL, A("--endpoints", e, "member", "transfer", "1", "2"), 1, NULL, "usage");
 	t_expect(NULL, A("--endpoints", "127.0.0.1:7101,::1:7102", "get", "k"), 1, NULL,
 		 "endpoint \"::1:7102\": too many ':'");
 	t_expect(NULL, A("--endpoints", ",", "get", "k"), 1, NULL, "empty list");

@@ -207,6 +207,37 @@ static void test_client_session_expired_after_loss(void **state)
 	assert_int_equal(fake_count(&c, MSG_REQ_SESSION_OPEN), 0); /* no second session */
 }
 
+/* A membership change is never sent twice once it may have arrived; bad arguments are
+ * refused before anything is sent. */
+static void test_client_member_change_sent_once(void **state)
+{
+	struct fake a = {0}, c = {0};
+	struct berth_result r;
+	(void)state;
+	fake_start(&a, FAKE_CLOSE_ON_WRITE);
+	fake_start(&c, FAKE_OK);
+	const char *eps[] = {a.addr, c.addr};
+	struct berth *b = t_open(eps, 2, NULL, 2000);
+	assert_int_equal(berth_member_remove(b, 2, &r), BERTH_ETIMEOUT);
+	assert_true(r.indeterminate);
+	assert_non_null(strstr(berth_errmsg(b), "may have been applied"));
+	assert_int_equal(berth_member_add(b, 0, "h:1", "h:2", false, &r), BERTH_EBADREQ);
+	assert_int_equal(berth_member_add(b, 4, "h:1", "nocolon", false, &r), BERTH_EBADREQ);
+	assert_int_equal(berth_member_add(b, 4, "", "h:2", false, &r), BERTH_EBADREQ);
+	assert_int_equal(berth_member_remove(b, (uint64_t)1 << 32, &r), BERTH_EBADREQ);
+	assert_int_equal(berth_member_transfer(b, (uint64_t)1 << 32, &r), BERTH_EBADREQ);
+	assert_false(r.indeterminate);
+	berth_close(b);
+	fake_stop(&a);
+	fake_stop(&c);
+	assert_int_equal(
+		fake_count(&a, MSG_REQ_MEMBER_REMOVE) + fake_count(&c, MSG_REQ_MEMBER_REMOVE), 1);
+	assert_int_equal(fake_count(&a, MSG_REQ_MEMBER_ADD) + fake_count(&c, MSG_REQ_MEMBER_ADD),
+			 0);
+	assert_int_equal(fake_count(&a, MSG_REQ_MEMBER_TRANSFER), 0);
+	assert_int_equal(fake_count(&c, MSG_REQ_MEMBER_TRANSFER), 0);
+}
+
 static void test_client_silent_server_times_out(void **state)
 {
 	struct fake a = {0};
@@ -342,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_client_retry_same_seq),
 		cmocka_unit_test(test_client_session_expired_first_attempt),
 		cmocka_unit_test(test_client_session_expired_after_loss),
+		cmocka_unit_test(test_client_member_change_sent_once),
 		cmocka_unit_test(test_client_silent_server_times_out),
 		cmocka_unit_test(test_client_no_server),
 		cmocka_unit_test(test_client_malformed_response),

@@ -45,8 +45,8 @@ static void fuzz_fail(const struct fuzz *z, const char *what, int rv)
 
 static size_t fuzz_corpus(struct blob *out, size_t cap)
 {
-	struct msg_cmd cmds[16];
-	struct msg_req reqs[16];
+	struct msg_cmd cmds[24];
+	struct msg_req reqs[24];
 	size_t n = 0;
 	static const char *const lits[] = {
 		"{T: 1, ts: 5, sid: 1, seq: 2, x: {c: [{t: 0, o: 1, k: b'a', v: b'x'}], s: [{t: 1, "

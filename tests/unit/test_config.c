@@ -122,6 +122,29 @@ static void test_config_log_level_from_env(void **state)
 	assert_string_equal(c.log_level, "info");
 }
 
+/* --join takes no value, is off by default, and excludes --bootstrap. */
+static void test_config_join(void **state)
+{
+	struct config c;
+	char err[512];
+	const char *join[] = {"--id",          "4",   "--data", "/d", "--peer-addr", "a:1",
+			      "--client-addr", "a:2", "--join", NULL};
+	const char *both[] = {"--id",          "1",   "--data", "/d",          "--peer-addr", "a:1",
+			      "--client-addr", "a:2", "--join", "--bootstrap", "1=a:1/a:2",   NULL};
+	const char *value[] = {"--id",          "4",   "--data",     "/d", "--peer-addr", "a:1",
+			       "--client-addr", "a:2", "--join=yes", NULL};
+	(void)state;
+	assert_int_equal(parse(&c, err, BASE), CONFIG_OK);
+	assert_int_equal(c.join, 0);
+	assert_int_equal(parse(&c, err, join), CONFIG_OK);
+	assert_int_equal(c.join, 1);
+	assert_int_equal(c.nmembers, 0);
+	assert_int_equal(parse(&c, err, both), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--join and --bootstrap"));
+	assert_int_equal(parse(&c, err, value), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--join"));
+}
+
 /* Each bad command line is refused with a message that names what is wrong. */
 static void test_config_errors(void **state)
 {
@@ -206,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_config_bootstrap_members),
 		cmocka_unit_test(test_config_token_from_env),
 		cmocka_unit_test(test_config_log_level_from_env),
+		cmocka_unit_test(test_config_join),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_split_addr),
 	};

@@ -233,8 +233,8 @@ static void check_prefixes(const uint8_t *p, size_t n, int which)
 
 static void test_codec_validate_truncated(void **state)
 {
-	struct msg_cmd cmds[16];
-	struct msg_req reqs[16];
+	struct msg_cmd cmds[24];
+	struct msg_req reqs[24];
 	size_t n;
 	uint8_t *p;
 	(void)state;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "store/addrbook.h"
 #include "store/restore.h"
 #include "tests/unit/snap_check.h"
 #include "tests/unit/snap_stream.h"
@@ -63,6 +64,15 @@ static void rt_setup(struct rt *r)
 	assert_int_equal(snap_check_compact(&t, 2), 0);
 	snap_check_cmd_ok(&t, (struct msg_cmd){.type = MSG_CMD_SESSION_OPEN, .ttl = 60000});
 	assert_int_equal(t.f.m.nsessions, 1);
+	/* The old cluster's address book: a restore must forget it. */
+	snap_check_cmd_ok(&t, (struct msg_cmd){.type = MSG_CMD_MEMBER,
+					       .member = 3,
+					       .peer = {(const uint8_t *)"10.9.9.9:7001", 13},
+					       .client = {(const uint8_t *)"10.9.9.9:7101", 13}});
+	struct addrbook_entry book[ADDRBOOK_MAX];
+	unsigned nbook = 0;
+	assert_int_equal(addrbook_load(&t.f, book, &nbook), 0);
+	assert_int_equal(nbook, 1);
 	r->m = t.f.m;
 	snap_stream_of(&t.f, &r->stream);
 	tfsm_close(&t);
@@ -144,6 +154,10 @@ static void test_restore_roundtrip(void **state)
 	assert_int_equal(f.m.next_lease, r.m.next_lease);
 	assert_int_equal(f.m.clock_ms, r.m.clock_ms);
 	assert_int_equal(f.m.nsessions, 0);
+	struct addrbook_entry book[ADDRBOOK_MAX];
+	unsigned nbook = 1;
+	assert_int_equal(addrbook_load(&f, book, &nbook), 0);
+	assert_int_equal(nbook, 0);
 	int64_t ttl = 0;
 	assert_int_equal(fsm_lease_get(&f, 7, &ttl), 0);
 	assert_int_equal(ttl, 30);
