@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -162,6 +163,20 @@ static int node_bootstrap(struct node *n)
 	return 0;
 }
 
+/* true when dir is missing or holds nothing. */
+static bool node_dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+	if (d == NULL)
+		return true;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
 int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 {
 	struct fsm_config fc;
@@ -172,6 +187,14 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 	n->cfg = *cfg;
 	snprintf(n->raft_dir, sizeof(n->raft_dir), "%s/raft", cfg->data);
 	snprintf(n->state_dir, sizeof(n->state_dir), "%s/state", cfg->data);
+	/* Refused before anything is created (the same check after raft_start covers a raft
+	 * directory with files but no configuration). */
+	if (cfg->nmembers == 0 && !cfg->join && node_dir_empty(n->raft_dir)) {
+		log_error("%s holds no raft log: pass --bootstrap to create a cluster, or --join "
+			  "to be added to a running one (berthctl member add)",
+			  n->raft_dir);
+		return BERTH_EBADREQ;
+	}
 	if (node_mkdir(cfg->data) || node_mkdir(n->raft_dir))
 		return BERTH_EIO;
 	config_fsm(cfg, &fc);
