@@ -128,12 +128,12 @@ static struct bytes berth_bytes(const void *p, size_t n)
 int berth_txn(struct berth *b, const struct msg_txn *t, bool serializable, struct berth_result *res)
 {
 	struct msg_req req = {.type = MSG_REQ_TXN, .txn = *t, .serializable = serializable};
-	enum call_kind kind = CALL_READ;
+	enum policy_kind kind = POLICY_READ;
 	if (msg_txn_writes(t)) {
-		kind = CALL_WRITE;
+		kind = POLICY_WRITE;
 		req.serializable = false;
 	} else if (serializable) {
-		kind = CALL_ANY;
+		kind = POLICY_ANY;
 	}
 	return call_run(b, &req, kind, res);
 }
@@ -187,26 +187,26 @@ int berth_range(struct berth *b, const struct berth_range *r, struct berth_resul
 int berth_compact(struct berth *b, uint64_t rev, struct berth_result *res)
 {
 	struct msg_req req = {.type = MSG_REQ_COMPACT, .rev = rev};
-	return call_run(b, &req, CALL_WRITE, res);
+	return call_run(b, &req, POLICY_WRITE, res);
 }
 
 int berth_lease_grant(struct berth *b, int64_t ttl_s, uint64_t id, struct berth_result *res)
 {
 	struct msg_req req = {.type = MSG_REQ_LEASE_GRANT, .ttl = ttl_s, .lease = id};
-	return call_run(b, &req, CALL_WRITE, res);
+	return call_run(b, &req, POLICY_WRITE, res);
 }
 
 int berth_lease_revoke(struct berth *b, uint64_t id, struct berth_result *res)
 {
 	struct msg_req req = {.type = MSG_REQ_LEASE_REVOKE, .lease = id};
-	return call_run(b, &req, CALL_WRITE, res);
+	return call_run(b, &req, POLICY_WRITE, res);
 }
 
 int berth_lease_keepalive(struct berth *b, uint64_t id, struct berth_result *res)
 {
 	/* Not through the log (the leader extends it in memory): safe to repeat. */
 	struct msg_req req = {.type = MSG_REQ_LEASE_KEEPALIVE, .lease = id};
-	return call_run(b, &req, CALL_READ, res);
+	return call_run(b, &req, POLICY_READ, res);
 }
 
 /* STATUS from one endpoint on a connection of its own. */
@@ -253,7 +253,7 @@ int berth_status(struct berth *b, const char *endpoint, struct berth_result *res
 	int rv;
 	if (endpoint != NULL)
 		return berth_status_at(b, endpoint, res);
-	if ((rv = call_run(b, &req, CALL_ANY, res)) == 0 && !res->resp.has_status) {
+	if ((rv = call_run(b, &req, POLICY_ANY, res)) == 0 && !res->resp.has_status) {
 		berth_result_free(res);
 		call_errmsg(b, "no status in the answer");
 		return call_finish(res, BERTH_EBADREQ);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* A membership answer must carry the status; a refusal keeps its response. */
-static int berth_member_run(struct berth *b, struct msg_req *req, enum call_kind kind,
+static int berth_member_run(struct berth *b, struct msg_req *req, enum policy_kind kind,
 			    struct berth_result *res)
 {
 	int rv = call_run(b, req, kind, res);
@@ -32,7 +32,7 @@ static bool berth_member_addr_ok(const char *a)
 int berth_member_list(struct berth *b, bool serializable, struct berth_result *res)
 {
 	struct msg_req req = {.type = MSG_REQ_MEMBER_LIST, .serializable = serializable};
-	return berth_member_run(b, &req, serializable ? CALL_ANY : CALL_READ, res);
+	return berth_member_run(b, &req, serializable ? POLICY_ANY : POLICY_READ, res);
 }
 
 int berth_member_add(struct berth *b, uint64_t id, const char *peer, const char *client,
@@ -47,7 +47,7 @@ int berth_member_add(struct berth *b, uint64_t id, const char *peer, const char 
 			      .peer = {(const uint8_t *)peer, strlen(peer)},
 			      .client = {(const uint8_t *)client, strlen(client)},
 			      .nowait = nowait};
-	return berth_member_run(b, &req, CALL_ONCE, res);
+	return berth_member_run(b, &req, POLICY_ONCE, res);
 }
 
 int berth_member_remove(struct berth *b, uint64_t id, struct berth_result *res)
@@ -55,7 +55,7 @@ int berth_member_remove(struct berth *b, uint64_t id, struct berth_result *res)
 	if (id == 0 || id > MSG_MEMBER_ID_MAX)
 		return berth_member_bad(b, res, "member id must be 1..4294967295");
 	struct msg_req req = {.type = MSG_REQ_MEMBER_REMOVE, .member = id};
-	return berth_member_run(b, &req, CALL_ONCE, res);
+	return berth_member_run(b, &req, POLICY_ONCE, res);
 }
 
 int berth_member_transfer(struct berth *b, uint64_t id, struct berth_result *res)
@@ -63,5 +63,5 @@ int berth_member_transfer(struct berth *b, uint64_t id, struct berth_result *res
 	if (id > MSG_MEMBER_ID_MAX)
 		return berth_member_bad(b, res, "member id must be 0..4294967295");
 	struct msg_req req = {.type = MSG_REQ_MEMBER_TRANSFER, .member = id};
-	return berth_member_run(b, &req, CALL_ONCE, res);
+	return berth_member_run(b, &req, POLICY_ONCE, res);
 }

@@ -8,9 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CALL_BACKOFF_MIN_MS 50
-#define CALL_BACKOFF_MAX_MS 1000
-
 int call_conn_init(struct call_conn *c, size_t max_frame_bytes)
 {
 	int rv;
@@ -152,9 +149,7 @@ int call_conn_open(struct berth *b, struct call_conn *c, const struct net_endpoi
 	if (rv == 0 && res.resp.err != 0) {
 		rv = res.resp.err;
 		call_errmsg(b, "hello: %s", err_text(rv));
-		/* A token or version refusal is definite; anything else: try elsewhere. */
-		if (rv != BERTH_EUNAUTHORIZED && rv != BERTH_EPROTO)
-			rv = BERTH_ENOCONN;
+		rv = policy_hello_refused(rv); /* definite, or try elsewhere */
 		call_conn_drop(c);
 	} else if (rv != 0 && rv != BERTH_ETIMEOUT) {
 		rv = BERTH_ENOCONN;
@@ -165,26 +160,10 @@ int call_conn_open(struct berth *b, struct call_conn *c, const struct net_endpoi
 	return rv;
 }
 
-static uint32_t call_rand(struct berth *b)
-{
-	uint64_t x = b->rng; /* xorshift64: jitter only */
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	b->rng = x;
-	return (uint32_t)(x >> 32);
-}
-
-/* Sleeps before round `round` (1, 2...): 50 ms doubling to 1 s, between half and all of
- * it, never past the deadline. */
+/* Sleeps before backoff round `round`, never past the deadline. */
 static void call_backoff(struct berth *b, unsigned round, uint64_t deadline_ms)
 {
-	uint32_t ms = CALL_BACKOFF_MIN_MS;
-	for (unsigned i = 1; i < round && ms < CALL_BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	if (ms > CALL_BACKOFF_MAX_MS)
-		ms = CALL_BACKOFF_MAX_MS;
-	ms = ms / 2 + call_rand(b) % (ms / 2 + 1);
+	uint32_t ms = policy_backoff_ms(round, &b->rng);
 	uint64_t now = net_now_ms();
 	if (now >= deadline_ms)
 		return;
@@ -193,62 +172,22 @@ static void call_backoff(struct berth *b, unsigned round, uint64_t deadline_ms)
 	net_sleep_ms(ms);
 }
 
-/* The state of one call across its attempts. */
-struct call_state {
-	uint64_t deadline_ms;
-	bool sent;      /* some attempt's bytes left this process */
-	bool maybe;     /* some attempt may have been applied (writes) */
-	bool have_hint; /* connect to hint next */
-	unsigned fails; /* failed attempts since the last backoff */
-	unsigned rounds;
-	unsigned redirects;
-	int last; /* the last definite refusal from a node, or 0 */
-	struct net_endpoint hint;
-};
-
-static void call_failed(struct berth *b, struct call_state *s, bool from_list)
+/* A failed attempt: the next endpoint, and a backoff after a round of failures. */
+static void call_failed(struct berth *b, struct policy_call *p, bool from_list,
+			uint64_t deadline_ms)
 {
 	if (from_list)
 		b->next_ep = (b->next_ep + 1) % b->neps;
-	if (++s->fails >= b->neps) {
-		s->fails = 0;
-		call_backoff(b, ++s->rounds, s->deadline_ms);
-	}
-}
-
-/* The leader's address from a BERTH_ENOTLEADER answer, if usable. */
-static bool call_hint(struct berth *b, struct call_state *s, const struct wire_resp *r)
-{
-	char addr[NET_HOST_MAX + 10], err[NET_ERR_BYTES];
-	if (r->leader.n == 0 || r->leader.n >= sizeof(addr) || s->redirects >= b->max_redirects)
-		return false;
-	memcpy(addr, r->leader.p, r->leader.n);
-	addr[r->leader.n] = '\0';
-	if (net_endpoint_parse(addr, &s->hint, err, sizeof(err)) != 0)
-		return false;
-	s->redirects++;
-	return true;
+	if (policy_pace_failed(&p->pace, b->neps))
+		call_backoff(b, p->pace.rounds, deadline_ms);
 }
 
 /* The call ends without an answer to return: say which kind of failure it is. */
-static int call_give_up(struct berth *b, const struct call_state *s, bool refused,
+static int call_give_up(struct berth *b, const struct policy_call *p, bool refused,
 			struct berth_result *res)
 {
-	const char *what = NULL;
-	int err;
-
-	if (s->maybe) {
-		err = refused ? BERTH_EUNAVAILABLE : BERTH_ETIMEOUT;
-		what = "the write may have been applied";
-	} else if (s->last != 0) {
-		err = s->last;
-	} else if (s->sent) {
-		err = BERTH_ETIMEOUT;
-		what = "sent, no answer before the deadline";
-	} else {
-		err = BERTH_ENOCONN;
-		what = "no member reachable";
-	}
+	const char *what;
+	int err = policy_give_up(p, refused, &what);
 	if (what != NULL)
 		call_errmsg(b, "%s (%u ms); last: %s", what, b->timeout_ms, b->errmsg);
 	if (!res->has_resp || res->resp.err != err)
@@ -258,79 +197,61 @@ static int call_give_up(struct berth *b, const struct call_state *s, bool refuse
 
 static int call_session_open(struct berth *b, uint64_t deadline_ms);
 
-/* A state machine answer to a write; 1 when the write must go again on a new session. */
-static int call_answered(struct berth *b, const struct call_state *s, bool write,
-			 struct berth_result *res)
-{
-	int re = res->resp.has_reply ? res->resp.reply.err : 0;
-	if (write && (re == BERTH_ESESSION || re == BERTH_ESTALESEQ) && s->maybe) {
-		call_errmsg(b, "%s: %s while retrying a write that may have been applied",
-			    b->conn.peer, err_text(re));
-		berth_result_free(res);
-		return call_finish(res, BERTH_EUNAVAILABLE);
-	}
-	if (write && re == BERTH_ESESSION)
-		return 1;
-	if (re != 0)
-		call_errmsg(b, "%s", err_text(re));
-	else
-		b->errmsg[0] = '\0';
-	return call_finish(res, re);
-}
-
-/* Runs req until an answer or the deadline. */
-static int call_until(struct berth *b, struct msg_req *req, enum call_kind kind,
+/* Runs req until an answer or the deadline; client/policy.h decides after each attempt. */
+static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kind,
 		      uint64_t deadline_ms, struct berth_result *res)
 {
-	struct call_state s = {.deadline_ms = deadline_ms};
+	struct policy_call p;
 	struct call_conn *c = &b->conn;
-	bool write = kind == CALL_WRITE && !b->no_session;
-	bool refused = false;
+	bool write = kind == POLICY_WRITE && !b->no_session;
+	bool refused = false, have_hint = false;
 	int rv;
 
 	memset(res, 0, sizeof(*res));
+	policy_start(&p, kind, write);
 	if (write && b->session == 0 && (rv = call_session_open(b, deadline_ms)) != 0)
 		return call_finish(res, rv);
 	if (write) {
 		req->session = b->session;
 		req->seq = ++b->seq;
 	}
-	while (net_now_ms() < deadline_ms) {
-		/* Without a session a write whose outcome is unknown must not go again. */
-		if (s.maybe && !write)
-			break;
+	while (net_now_ms() < deadline_ms && policy_may_send(&p)) {
 		if (c->fd < 0) {
-			bool from_list = !s.have_hint;
-			const struct net_endpoint *ep = s.have_hint ? &s.hint : &b->eps[b->next_ep];
-			s.have_hint = false;
+			bool from_list = !have_hint;
+			const struct net_endpoint *ep = have_hint ? &p.hint : &b->eps[b->next_ep];
+			have_hint = false;
 			rv = call_conn_open(b, c, ep, deadline_ms);
 			if (rv == BERTH_EUNAUTHORIZED || rv == BERTH_EPROTO) {
-				s.last = rv;
+				p.last = rv;
 				refused = true;
 				break;
 			}
 			if (rv != 0) {
-				call_failed(b, &s, from_list);
+				call_failed(b, &p, from_list, deadline_ms);
 				continue;
 			}
 		}
 		bool sent;
 		rv = call_exchange(b, c, req, deadline_ms, res, &sent);
-		s.sent |= sent;
 		if (rv == BERTH_ENOMEM || rv == BERTH_ETOOLARGE)
 			return call_finish(res, rv); /* not sent: definite */
 		if (rv != 0) {
-			s.maybe |= sent && (kind == CALL_WRITE || kind == CALL_ONCE);
+			policy_lost(&p, sent);
 			call_blame(b, c->peer);
 			if (rv == BERTH_ETIMEOUT)
 				break;
-			call_failed(b, &s, true);
+			call_failed(b, &p, true, deadline_ms);
 			continue;
 		}
-		int e = res->resp.err;
-		if (e == 0) {
-			if ((rv = call_answered(b, &s, write, res)) != 1)
-				return rv;
+		int err;
+		switch (policy_response(&p, &res->resp, b->max_redirects, &err)) {
+		case POLICY_DONE:
+			if (err != 0)
+				call_errmsg(b, "%s", err_text(err));
+			else
+				b->errmsg[0] = '\0';
+			return call_finish(res, err);
+		case POLICY_RESESSION:
 			/* The session expired before this write was ever applied. */
 			berth_result_free(res);
 			b->session = 0;
@@ -339,28 +260,31 @@ static int call_until(struct berth *b, struct msg_req *req, enum call_kind kind,
 			req->session = b->session;
 			req->seq = ++b->seq;
 			continue;
-		}
-		call_errmsg(b, "%s: %s", c->peer, err_text(e));
-		if (e == BERTH_EBUSY || e == BERTH_ENOQUORUM) {
-			s.last = e;
-			call_backoff(b, ++s.rounds, deadline_ms);
+		case POLICY_WAIT:
+			call_errmsg(b, "%s: %s", c->peer, err_text(res->resp.err));
+			call_backoff(b, ++p.pace.rounds, deadline_ms);
 			continue;
-		}
-		call_conn_drop(c);
-		if (e == BERTH_ENOTLEADER) {
-			s.last = e;
-			if (!(s.have_hint = call_hint(b, &s, &res->resp)))
-				call_failed(b, &s, true);
-		} else if (err_indeterminate(e)) {
-			s.maybe |= kind == CALL_WRITE || kind == CALL_ONCE;
-			call_failed(b, &s, true);
-		} else {
-			s.last = e;
+		case POLICY_REDIRECT:
+		case POLICY_NEXT:
+			call_errmsg(b, "%s: %s", c->peer, err_text(res->resp.err));
+			call_conn_drop(c);
+			if (!(have_hint = p.have_hint))
+				call_failed(b, &p, true, deadline_ms);
+			continue;
+		case POLICY_FAIL:
+			if (res->resp.err != 0) {
+				call_errmsg(b, "%s: %s", c->peer, err_text(res->resp.err));
+				call_conn_drop(c);
+			} else {
+				call_errmsg(b, "%s: %s while retrying", c->peer,
+					    err_text(res->resp.reply.err));
+			}
 			refused = true;
 			break;
 		}
+		break;
 	}
-	return call_give_up(b, &s, refused, res);
+	return call_give_up(b, &p, refused, res);
 }
 
 /* Opens the handle's session. Opening twice is harmless (the spare expires), so it is
@@ -369,7 +293,7 @@ static int call_session_open(struct berth *b, uint64_t deadline_ms)
 {
 	struct msg_req req = {.type = MSG_REQ_SESSION_OPEN, .ttl = b->session_ttl_ms};
 	struct berth_result res;
-	int rv = call_until(b, &req, CALL_READ, deadline_ms, &res);
+	int rv = call_until(b, &req, POLICY_READ, deadline_ms, &res);
 	if (rv == 0 && (!res.resp.has_reply || res.resp.reply.id == 0)) {
 		call_errmsg(b, "session open: no session id in the answer");
 		rv = BERTH_EBADREQ;
@@ -379,14 +303,13 @@ static int call_session_open(struct berth *b, uint64_t deadline_ms)
 		b->seq = 0;
 	} else {
 		call_errmsg(b, "open session: %s", b->errmsg);
-		if (err_indeterminate(rv))
-			rv = BERTH_ENOCONN; /* the write itself was not sent */
+		rv = policy_session_failed(rv); /* the write itself was not sent */
 	}
 	berth_result_free(&res);
 	return rv;
 }
 
-int call_run(struct berth *b, struct msg_req *req, enum call_kind kind, struct berth_result *res)
+int call_run(struct berth *b, struct msg_req *req, enum policy_kind kind, struct berth_result *res)
 {
 	b->errmsg[0] = '\0';
 	return call_until(b, req, kind, net_now_ms() + b->timeout_ms, res);

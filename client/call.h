@@ -1,11 +1,12 @@
 /* client/call.h: libberth's internals: the handle, its connection, and one call with
- * leader discovery, retries, the session and the deadline (client/call.c). Not part of
- * the public API (client/berth.h is). */
+ * leader discovery, retries, the session and the deadline (client/call.c), deciding
+ * through client/policy.h. Not part of the public API (client/berth.h is). */
 #ifndef BERTH_CLIENT_CALL_H
 #define BERTH_CLIENT_CALL_H
 
 #include "client/berth.h"
 #include "client/net.h"
+#include "client/policy.h"
 #include "client/proto.h"
 
 #define CALL_READ_BYTES (16 * 1024) /* size of call_conn.rbuf */
@@ -39,14 +40,6 @@ struct berth {
 	char errmsg[BERTH_ERRMSG_BYTES];
 };
 
-enum call_kind {
-	CALL_READ,  /* changes nothing: retried freely; must reach the leader */
-	CALL_ANY,   /* changes nothing and any member may answer (serializable, status) */
-	CALL_WRITE, /* goes through the log: sent with (session, seq), retried as the same */
-	CALL_ONCE,  /* changes something without a session (membership): never sent again once
-		       it may have reached a node; a definite refusal (a redirect) may go again */
-};
-
 /* 0 or BERTH_ENOMEM / BERTH_EBADREQ (bad frame cap). fd -1. */
 int call_conn_init(struct call_conn *c, size_t max_frame_bytes);
 /* Closes the socket (if open) and frees everything. */
@@ -67,7 +60,7 @@ int call_exchange(struct berth *b, struct call_conn *c, struct msg_req *req, uin
 		  struct berth_result *res, bool *sent);
 
 /* Sends req (its id, session and seq are set here) and fills res. Returns res->err. */
-int call_run(struct berth *b, struct msg_req *req, enum call_kind kind, struct berth_result *res);
+int call_run(struct berth *b, struct msg_req *req, enum policy_kind kind, struct berth_result *res);
 
 /* Formats into b->errmsg (cut to fit); the arguments may include b->errmsg. */
 void call_errmsg(struct berth *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
