@@ -115,6 +115,15 @@ int proto_pending_remove(struct proto *p, uint64_t id, void **ctx)
 	return 0;
 }
 
+int proto_pending_abandon(struct proto *p, uint64_t id)
+{
+	size_t i = id ? proto_find(p, id) : SIZE_MAX;
+	if (i == SIZE_MAX)
+		return BERTH_ENOTFOUND;
+	p->slots[i].ctx = NULL;
+	return 0;
+}
+
 int proto_pending_pop(struct proto *p, uint64_t *id, void **ctx)
 {
 	for (size_t i = 0; i < p->nslots && p->npending > 0; i++) {

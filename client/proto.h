@@ -73,6 +73,7 @@ int proto_feed(struct proto *p, const void *data, size_t n, size_t *consumed);
 /* Takes the next complete response: 0 with *out filled (free it with proto_resp_free).
  * A response to a pending id removes it from the table and gives back its ctx; a
  * response with id 0 (a connection-level error) has ctx NULL and leaves the table alone.
+ * A response to an abandoned id (proto_pending_abandon) removes it and has ctx NULL.
  * A frame of a stream that goes on (out->resp.more, common/wire.h) gives back its ctx and
  * leaves the id pending: the stream's last frame (no `more`) removes it.
  * BERTH_ENOTFOUND: need more bytes. BERTH_EBADREQ: a malformed response, or one whose id
@@ -85,6 +86,10 @@ void proto_resp_free(struct proto_resp *r);
  * response with that id is then a protocol error, so abandon only on connections that
  * are about to close, or keep the id pending with a ctx that ignores the answer. */
 int proto_pending_remove(struct proto *p, uint64_t id, void **ctx);
+/* Keeps id pending but forgets its ctx (the caller gave up on it while the connection
+ * stays open): its response, when it comes, is returned with ctx NULL and id non-zero,
+ * to be dropped. 0, or BERTH_ENOTFOUND. */
+int proto_pending_abandon(struct proto *p, uint64_t id);
 /* Takes any one pending request out (to fail them all on close): 0 or BERTH_ENOTFOUND. */
 int proto_pending_pop(struct proto *p, uint64_t *id, void **ctx);
 size_t proto_pending_count(const struct proto *p);

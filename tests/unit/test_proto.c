@@ -283,6 +283,42 @@ static void test_proto_pending_table(void **state)
 	proto_close(&p);
 }
 
+/* An abandoned id stays pending: its answer comes back with ctx NULL, not as an error. */
+static void test_proto_abandon(void **state)
+{
+	struct proto p;
+	struct mp_buf out, in;
+	struct msg_req req = {.type = MSG_REQ_STATUS};
+	void *got[4];
+	int err, a = 1, b = 2;
+	(void)state;
+	assert_int_equal(proto_init(&p, 0), 0);
+	mp_buf_init(&out);
+	mp_buf_init(&in);
+	assert_int_equal(proto_encode(&p, &req, &out, &a), 0);
+	uint64_t first = req.id;
+	assert_int_equal(proto_encode(&p, &req, &out, &b), 0);
+	assert_int_equal(proto_pending_abandon(&p, first), 0);
+	assert_int_equal(proto_pending_abandon(&p, 999), BERTH_ENOTFOUND);
+	assert_int_equal(proto_pending_abandon(&p, 0), BERTH_ENOTFOUND);
+	assert_int_equal(proto_pending_count(&p), 2);
+	t_frame_resp(&in, req.id, 0);
+	t_frame_resp(&in, first, 0);
+	assert_int_equal(t_feed(&p, in.data, in.len, in.len, got, &err), 2);
+	assert_int_equal(err, 0);
+	assert_ptr_equal(got[0], &b);
+	assert_null(got[1]);
+	assert_int_equal(proto_pending_count(&p), 0);
+	/* Answered once: a second answer to it is a protocol error. */
+	mp_buf_reset(&in);
+	t_frame_resp(&in, first, 0);
+	assert_int_equal(t_feed(&p, in.data, in.len, in.len, got, &err), 0);
+	assert_int_equal(err, BERTH_EBADREQ);
+	mp_buf_close(&in);
+	mp_buf_close(&out);
+	proto_close(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_proto_partial_frame),
 		cmocka_unit_test(test_proto_garbage),
 		cmocka_unit_test(test_proto_pending_table),
+		cmocka_unit_test(test_proto_abandon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
