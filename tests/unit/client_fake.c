@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,8 +52,18 @@ static void fake_send(int fd, const uint8_t *p, size_t n)
 	(void)send(fd, p, n, MSG_NOSIGNAL);
 }
 
-static void fake_respond(struct fake *f, int fd, uint64_t id, int err, const char *leader,
-			 const struct mp_buf *reply, const struct wire_status *st)
+/* Sends the answers held back, newest first. */
+static void fake_release(struct fake *f)
+{
+	while (f->nheld > 0) {
+		struct fake_held *h = &f->held[--f->nheld];
+		fake_send(h->fd, h->frame, h->len);
+		free(h->frame);
+	}
+}
+
+static void fake_respond_as(struct fake *f, int fd, uint64_t id, int err, const char *leader,
+			    const struct mp_buf *reply, const struct wire_status *st, bool hold)
 {
 	struct wire_header h = {.rev = f->rev, .term = 2, .index = 10, .member = 1};
 	struct mp_buf b;
@@ -60,8 +71,24 @@ static void fake_respond(struct fake *f, int fd, uint64_t id, int err, const cha
 	wire_resp_pack(&b, id, err, leader, &h, reply ? reply->data : NULL, reply ? reply->len : 0,
 		       st);
 	assert_int_equal(mp_buf_error(&b), 0);
-	fake_send(fd, b.data, b.len);
-	mp_buf_close(&b);
+	if (!hold) {
+		fake_send(fd, b.data, b.len);
+		mp_buf_close(&b);
+		return;
+	}
+	assert_true(f->hold <= FAKE_HOLD_MAX);
+	struct fake_held *held = &f->held[f->nheld++];
+	held->fd = fd;
+	held->session = 0;
+	held->frame = mp_buf_take(&b, &held->len);
+	if (f->nheld == f->hold)
+		fake_release(f);
+}
+
+static void fake_respond(struct fake *f, int fd, uint64_t id, int err, const char *leader,
+			 const struct mp_buf *reply, const struct wire_status *st)
+{
+	fake_respond_as(f, fd, id, err, leader, reply, st, false);
 }
 
 /* The reply to a txn: one result per success op. */
@@ -102,6 +129,7 @@ static int fake_handle(struct fake *f, int fd, const uint8_t *p, size_t n)
 	int keep = 0;
 
 	assert_int_equal(msg_req_decode(p, n, &r), 0);
+	atomic_fetch_add(&f->received, 1);
 	if (f->nlog < FAKE_LOG_MAX) {
 		struct fake_req *l = &f->log[f->nlog++];
 		l->type = r.type;
@@ -140,8 +168,12 @@ static int fake_handle(struct fake *f, int fd, const uint8_t *p, size_t n)
 		reply_pack_error(&reply.pk, BERTH_ESESSION, f->rev);
 		fake_respond(f, fd, r.id, 0, NULL, &reply, NULL);
 	} else if (r.type == MSG_REQ_TXN) {
+		for (unsigned i = 0; i < f->nheld && r.session != 0; i++)
+			f->overlaps += f->held[i].session == r.session;
 		fake_txn_reply(f, &r, &reply);
-		fake_respond(f, fd, r.id, 0, NULL, &reply, NULL);
+		fake_respond_as(f, fd, r.id, 0, NULL, &reply, NULL, f->hold > 0);
+		if (f->nheld > 0)
+			f->held[f->nheld - 1].session = r.session;
 	} else if (r.type == MSG_REQ_STATUS) {
 		struct wire_status st = {.id = 1,
 					 .state = WIRE_LEADER,
@@ -199,8 +231,11 @@ static void *fake_main(void *arg)
 		struct pollfd pfd[FAKE_CONNS + 1] = {{.fd = f->lfd, .events = POLLIN}};
 		for (int i = 0; i < FAKE_CONNS; i++)
 			pfd[i + 1] = (struct pollfd){.fd = cs[i].fd, .events = POLLIN};
-		if (poll(pfd, FAKE_CONNS + 1, FAKE_POLL_MS) <= 0)
+		/* Held answers go as soon as the client pauses (or hold of them wait). */
+		if (poll(pfd, FAKE_CONNS + 1, f->nheld > 0 ? 0 : FAKE_POLL_MS) <= 0) {
+			fake_release(f);
 			continue;
+		}
 		for (int i = 0; i < FAKE_CONNS; i++) {
 			if (cs[i].fd < 0 || pfd[i + 1].revents == 0 || fake_read(f, &cs[i]) == 0)
 				continue;
@@ -247,6 +282,9 @@ void fake_stop(struct fake *f)
 {
 	atomic_store(&f->stop, 1);
 	assert_int_equal(pthread_join(f->thread, NULL), 0);
+	for (unsigned i = 0; i < f->nheld; i++)
+		free(f->held[i].frame);
+	f->nheld = 0;
 	close(f->lfd);
 	f->lfd = -1;
 }

@@ -19,7 +19,8 @@ enum fake_mode {
 	FAKE_ESESSION,       /* every sessioned txn gets reply err BERTH_ESESSION */
 };
 
-#define FAKE_LOG_MAX 64
+#define FAKE_LOG_MAX 4096
+#define FAKE_HOLD_MAX 1024
 
 struct fake_req {
 	uint8_t type;
@@ -34,16 +35,28 @@ struct fake {
 	const char *token;   /* required token; NULL accepts any */
 	char leader[64];     /* FAKE_NOTLEADER: the address to send ("" none) */
 	uint64_t session_id; /* the next id SESSION_OPEN gives */
+	unsigned hold;       /* > 0: txn answers are held back while the client keeps
+				sending (at most this many, <= FAKE_HOLD_MAX), then go newest
+				first: out of order */
 	char addr[32];       /* "127.0.0.1:port" once started */
 	int lfd;
 	pthread_t thread;
 	atomic_int stop;
+	atomic_size_t received; /* requests received: may be read while it runs */
 	/* Read only after fake_stop (the thread is joined then). */
 	struct fake_req log[FAKE_LOG_MAX];
 	size_t nlog;
 	int conns; /* connections accepted */
 	uint64_t rev;
 	int esession_sent;
+	struct fake_held { /* answers held back (hold) */
+		int fd;
+		uint64_t session;
+		uint8_t *frame; /* owned */
+		size_t len;
+	} held[FAKE_HOLD_MAX];
+	unsigned nheld;
+	int overlaps; /* sessioned writes received while one of the same session was held */
 };
 
 /* Listens and starts the thread (asserts on failure). */

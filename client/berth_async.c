@@ -1,0 +1,249 @@
+/* client/berth_async.c: the public asynchronous API: the handle's open and close, and
+ * every call as a request for acall_submit (client/acall.c). */
+#include "client/berth_async.h"
+
+#include "client/acall.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void berth_async_free(struct berth_async *a)
+{
+	free(a->eps);
+	free(a->token);
+	free(a->lanes);
+	free(a->free_lanes);
+	free(a);
+}
+
+static int berth_async_limits_check(struct berth_async *a, const struct berth_async_limits *lim,
+				    char *errbuf, size_t errlen)
+{
+	uint32_t sessions = lim && lim->sessions ? lim->sessions : BERTH_ASYNC_DEFAULT_SESSIONS;
+	uint32_t calls = lim && lim->max_calls ? lim->max_calls : BERTH_ASYNC_DEFAULT_MAX_CALLS;
+	if (sessions > BERTH_ASYNC_MAX_SESSIONS) {
+		snprintf(errbuf, errlen, "sessions %u: at most %u", sessions,
+			 BERTH_ASYNC_MAX_SESSIONS);
+		return BERTH_EBADREQ;
+	}
+	if (calls > BERTH_ASYNC_MAX_MAX_CALLS) {
+		snprintf(errbuf, errlen, "max_calls %u: at most %u", calls,
+			 BERTH_ASYNC_MAX_MAX_CALLS);
+		return BERTH_EBADREQ;
+	}
+	a->nlanes = sessions;
+	a->max_calls = calls;
+	return 0;
+}
+
+int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct berth_options *o,
+		     const struct berth_async_limits *lim, char *errbuf, size_t errlen)
+{
+	char scratch[BERTH_ERRMSG_BYTES];
+	struct berth_async *a;
+	struct proto probe;
+	int rv = BERTH_ENOMEM;
+
+	if (errbuf == NULL || errlen == 0) {
+		errbuf = scratch;
+		errlen = sizeof(scratch);
+	}
+	errbuf[0] = '\0';
+	*out = NULL;
+	if (o == NULL || o->nendpoints == 0 || o->endpoints == NULL || loop == NULL) {
+		snprintf(errbuf, errlen, loop == NULL ? "no loop" : "no endpoints");
+		return BERTH_EBADREQ;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto err_nomem;
+	if ((rv = berth_async_limits_check(a, lim, errbuf, errlen)) != 0)
+		goto err_after_alloc;
+	rv = BERTH_ENOMEM;
+	a->eps = calloc(o->nendpoints, sizeof(*a->eps));
+	a->lanes = calloc(a->nlanes, sizeof(*a->lanes));
+	a->free_lanes = calloc(a->nlanes, sizeof(*a->free_lanes));
+	if (a->eps == NULL || a->lanes == NULL || a->free_lanes == NULL)
+		goto err_after_alloc;
+	a->neps = o->nendpoints;
+	for (size_t i = 0; i < a->neps; i++)
+		if ((rv = net_endpoint_parse(o->endpoints[i], &a->eps[i], errbuf, errlen)) != 0)
+			goto err_after_alloc;
+	rv = BERTH_ENOMEM;
+	if (o->token != NULL && o->token[0] != '\0') {
+		a->token_len = strlen(o->token);
+		if ((a->token = malloc(a->token_len)) == NULL)
+			goto err_after_alloc;
+		memcpy(a->token, o->token, a->token_len);
+	}
+	if ((rv = proto_init(&probe, o->max_frame_bytes)) != 0) {
+		snprintf(errbuf, errlen, "max_frame_bytes: %s", err_text(rv));
+		goto err_after_alloc;
+	}
+	proto_close(&probe);
+	a->loop = loop;
+	a->timeout_ms = o->timeout_ms ? o->timeout_ms : BERTH_DEFAULT_TIMEOUT_MS;
+	a->connect_timeout_ms =
+		o->connect_timeout_ms ? o->connect_timeout_ms : BERTH_DEFAULT_CONNECT_TIMEOUT_MS;
+	if (a->connect_timeout_ms > a->timeout_ms)
+		a->connect_timeout_ms = a->timeout_ms;
+	a->max_redirects = o->max_redirects ? o->max_redirects : BERTH_DEFAULT_MAX_REDIRECTS;
+	a->session_ttl_ms = o->session_ttl_ms ? o->session_ttl_ms : BERTH_DEFAULT_SESSION_TTL_MS;
+	a->no_session = o->no_session;
+	a->max_frame_bytes = o->max_frame_bytes;
+	for (uint32_t i = 0; i < a->nlanes; i++) /* lane 0 on top: used lanes get reused */
+		a->free_lanes[a->nfree++] = a->nlanes - 1 - i;
+	a->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)a;
+	a->rng |= 1;
+	uv_timer_init(loop, &a->retry);
+	a->retry.data = a;
+	a->refs = 1; /* the retry timer */
+	*out = a;
+	return 0;
+err_after_alloc:
+	berth_async_free(a);
+err_nomem:
+	if (rv == BERTH_ENOMEM)
+		snprintf(errbuf, errlen, "%s", err_text(rv));
+	return rv;
+}
+
+void acall_unref(struct berth_async *a)
+{
+	if (--a->refs > 0 || !a->closing)
+		return;
+	berth_async_close_cb cb = a->close_cb;
+	void *data = a->close_data;
+	berth_async_free(a);
+	if (cb != NULL)
+		cb(data);
+}
+
+static void berth_async_retry_closed(uv_handle_t *h)
+{
+	acall_unref(h->data);
+}
+
+void berth_async_close(struct berth_async *a, berth_async_close_cb close_cb, void *data)
+{
+	if (a == NULL || a->closing)
+		return;
+	a->closing = true;
+	a->close_cb = close_cb;
+	a->close_data = data;
+	acall_close_all(a);
+	for (struct aconn *conn = a->conns; conn != NULL; conn = conn->next)
+		aconn_close(conn, "closed");
+	uv_close((uv_handle_t *)&a->retry, berth_async_retry_closed);
+}
+
+size_t berth_async_pending(const struct berth_async *a)
+{
+	return a->ncalls;
+}
+
+static struct bytes berth_async_bytes(const void *p, size_t n)
+{
+	return (struct bytes){.p = p, .n = n};
+}
+
+int berth_async_txn(struct berth_async *a, const struct msg_txn *t, bool serializable,
+		    berth_async_cb cb, void *data)
+{
+	struct msg_req req = {.type = MSG_REQ_TXN, .txn = *t, .serializable = serializable};
+	enum policy_kind kind = POLICY_READ;
+	if (msg_txn_writes(t)) {
+		kind = POLICY_WRITE;
+		req.serializable = false;
+	} else if (serializable) {
+		kind = POLICY_ANY;
+	}
+	return acall_submit(a, &req, kind, cb, data);
+}
+
+static int berth_async_one(struct berth_async *a, const struct msg_op *op, bool serializable,
+			   berth_async_cb cb, void *data)
+{
+	struct msg_txn t = {.nsucc = 1, .succ = (struct msg_op *)op};
+	return berth_async_txn(a, &t, serializable, cb, data);
+}
+
+int berth_async_put(struct berth_async *a, const void *key, size_t klen, const void *value,
+		    size_t vlen, uint64_t lease, berth_async_cb cb, void *data)
+{
+	struct msg_op op = {.type = MSG_OP_PUT,
+			    .key = berth_async_bytes(key, klen),
+			    .value = berth_async_bytes(value, vlen),
+			    .lease = lease};
+	return berth_async_one(a, &op, false, cb, data);
+}
+
+int berth_async_get(struct berth_async *a, const void *key, size_t klen, uint64_t rev,
+		    bool serializable, berth_async_cb cb, void *data)
+{
+	struct msg_op op = {.type = MSG_OP_RANGE, .key = berth_async_bytes(key, klen), .rev = rev};
+	return berth_async_one(a, &op, serializable, cb, data);
+}
+
+int berth_async_delete(struct berth_async *a, const void *key, size_t klen, bool prefix,
+		       berth_async_cb cb, void *data)
+{
+	struct msg_op op = {.type = MSG_OP_DEL,
+			    .key = berth_async_bytes(key, klen),
+			    .flags = prefix ? MSG_F_PREFIX : 0};
+	return berth_async_one(a, &op, false, cb, data);
+}
+
+int berth_async_add(struct berth_async *a, const void *key, size_t klen, int64_t delta,
+		    berth_async_cb cb, void *data)
+{
+	struct msg_op op = {
+		.type = MSG_OP_ADD, .key = berth_async_bytes(key, klen), .delta = delta};
+	return berth_async_one(a, &op, false, cb, data);
+}
+
+int berth_async_range(struct berth_async *a, const struct berth_range *r, berth_async_cb cb,
+		      void *data)
+{
+	struct msg_op op = {.type = MSG_OP_RANGE,
+			    .key = berth_async_bytes(r->key, r->klen),
+			    .end = berth_async_bytes(r->end, r->end ? r->elen : 0),
+			    .limit = r->limit,
+			    .rev = r->rev};
+	op.flags = (uint8_t)((r->prefix ? MSG_F_PREFIX : 0) | (r->keys_only ? MSG_F_KEYS_ONLY : 0) |
+			     (r->count_only ? MSG_F_COUNT_ONLY : 0));
+	return berth_async_one(a, &op, r->serializable, cb, data);
+}
+
+int berth_async_compact(struct berth_async *a, uint64_t rev, berth_async_cb cb, void *data)
+{
+	struct msg_req req = {.type = MSG_REQ_COMPACT, .rev = rev};
+	return acall_submit(a, &req, POLICY_WRITE, cb, data);
+}
+
+int berth_async_lease_grant(struct berth_async *a, int64_t ttl_s, uint64_t id, berth_async_cb cb,
+			    void *data)
+{
+	struct msg_req req = {.type = MSG_REQ_LEASE_GRANT, .ttl = ttl_s, .lease = id};
+	return acall_submit(a, &req, POLICY_WRITE, cb, data);
+}
+
+int berth_async_lease_revoke(struct berth_async *a, uint64_t id, berth_async_cb cb, void *data)
+{
+	struct msg_req req = {.type = MSG_REQ_LEASE_REVOKE, .lease = id};
+	return acall_submit(a, &req, POLICY_WRITE, cb, data);
+}
+
+int berth_async_lease_keepalive(struct berth_async *a, uint64_t id, berth_async_cb cb, void *data)
+{
+	/* Not through the log (the leader extends it in memory): safe to repeat. */
+	struct msg_req req = {.type = MSG_REQ_LEASE_KEEPALIVE, .lease = id};
+	return acall_submit(a, &req, POLICY_READ, cb, data);
+}
+
+int berth_async_status(struct berth_async *a, berth_async_cb cb, void *data)
+{
+	struct msg_req req = {.type = MSG_REQ_STATUS};
+	return acall_submit(a, &req, POLICY_ANY, cb, data);
+}
