@@ -164,6 +164,8 @@ static void acall_lane_take(struct acall *c)
 {
 	struct berth_async *a = c->a;
 	if (a->nfree == 0) {
+		acall_errmsg(c, "every one of the %u sessions busy with an earlier write",
+			     a->nlanes);
 		c->state = ACALL_LANE;
 		acall_push(&a->laneq, c);
 		return;
@@ -248,7 +250,7 @@ void acall_kick(struct berth_async *a)
 	if (a->closing || a->waitq.head == NULL)
 		return;
 	if (a->conn == NULL) {
-		if (a->backing_off)
+		if (a->backing_off || a->dialing_held > 0)
 			return;
 		bool from_list = !a->have_hint;
 		const struct net_endpoint *ep = a->have_hint ? &a->hint : &a->eps[a->next_ep];

@@ -84,6 +84,7 @@ struct berth_async {
 	struct policy_pace pace; /* connection failures since the last answer */
 	uv_timer_t retry;        /* the backoff before the next connection */
 	bool backing_off;
+	unsigned dialing_held; /* > 0: acall_kick starts no connection */
 	uint64_t rng;
 	struct acall_list laneq, waitq;
 	struct acall *calls; /* every live call */

@@ -62,12 +62,14 @@ void aconn_close(struct aconn *conn, const char *errmsg)
 		snprintf(conn->errmsg, sizeof(conn->errmsg), "%s", errmsg);
 	if (conn->errmsg[0] != '\0')
 		snprintf(a->lasterr, sizeof(a->lasterr), "%s", conn->errmsg);
+	a->dialing_held++; /* no new connection before acall_conn_down picks the endpoint */
 	while (proto_pending_pop(&conn->proto, &id, &ctx) == 0) {
 		if (ctx != NULL && ctx != conn) {
 			conn->nlive--;
 			acall_lost(ctx, conn);
 		}
 	}
+	a->dialing_held--;
 	if (conn->resolving)
 		uv_cancel((uv_req_t *)&conn->gai); /* its callback still runs */
 	uv_close((uv_handle_t *)&conn->tcp, aconn_handle_closed);
