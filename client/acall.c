@@ -16,12 +16,10 @@ static void acall_errmsg(struct acall *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void acall_errmsg(struct acall *c, const char *fmt, ...)
 {
-	char tmp[BERTH_ERRMSG_BYTES];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap); /* fmt may use c->errmsg itself */
+	handle_verrmsg(c->errmsg, fmt, ap); /* fmt may use c->errmsg itself */
 	va_end(ap);
-	memcpy(c->errmsg, tmp, sizeof(tmp));
 }
 
 static void acall_push(struct acall_list *l, struct acall *c)
@@ -115,7 +113,7 @@ static void acall_give_up(struct acall *c, bool refused)
 	const char *what;
 	int err = policy_give_up(&c->pol, refused, &what);
 	if (what != NULL)
-		acall_errmsg(c, "%s (%u ms); last: %s", what, c->a->timeout_ms,
+		acall_errmsg(c, "%s (%u ms); last: %s", what, c->a->opt.timeout_ms,
 			     c->errmsg[0] ? c->errmsg : c->a->lasterr);
 	if (c->opening) {
 		err = policy_session_failed(err); /* the write itself was not sent */
@@ -193,7 +191,7 @@ int acall_submit(struct berth_async *a, const struct msg_req *req, enum policy_k
 	msg_req_encode(&c->reqbuf, req);
 	if ((rv = mp_buf_error(&c->reqbuf)) != 0)
 		goto err;
-	size_t cap = a->max_frame_bytes ? a->max_frame_bytes : FRAME_MAX_DEFAULT;
+	size_t cap = a->opt.max_frame_bytes ? a->opt.max_frame_bytes : FRAME_MAX_DEFAULT;
 	rv = BERTH_ETOOLARGE;
 	if (c->reqbuf.len + ACALL_ID_ROOM > cap)
 		goto err;
@@ -204,15 +202,15 @@ int acall_submit(struct berth_async *a, const struct msg_req *req, enum policy_k
 	c->data = data;
 	uv_timer_init(a->loop, &c->timer);
 	c->timer.data = c;
-	c->deadline_ms = acall_now(a) + a->timeout_ms;
-	uv_timer_start(&c->timer, acall_timer, a->timeout_ms, 0);
+	c->deadline_ms = acall_now(a) + a->opt.timeout_ms;
+	uv_timer_start(&c->timer, acall_timer, a->opt.timeout_ms, 0);
 	c->anext = a->calls;
 	if (a->calls != NULL)
 		a->calls->aprev = c;
 	a->calls = c;
 	a->ncalls++;
 	a->refs++;
-	policy_start(&c->pol, kind, kind == POLICY_WRITE && !a->no_session);
+	policy_start(&c->pol, kind, kind == POLICY_WRITE && !a->opt.no_session);
 	if (c->pol.session)
 		acall_lane_take(c);
 	else
@@ -237,8 +235,8 @@ static void acall_retry(uv_timer_t *t)
 static void acall_pace(struct berth_async *a, bool from_list)
 {
 	if (from_list)
-		a->next_ep = (a->next_ep + 1) % a->neps;
-	if (policy_pace_failed(&a->pace, a->neps) && !a->backing_off) {
+		a->next_ep = (a->next_ep + 1) % a->opt.neps;
+	if (policy_pace_failed(&a->pace, a->opt.neps) && !a->backing_off) {
 		a->backing_off = true;
 		uv_timer_start(&a->retry, acall_retry, policy_backoff_ms(a->pace.rounds, &a->rng),
 			       0);
@@ -253,7 +251,7 @@ void acall_kick(struct berth_async *a)
 		if (a->backing_off || a->dialing_held > 0)
 			return;
 		bool from_list = !a->have_hint;
-		const struct net_endpoint *ep = a->have_hint ? &a->hint : &a->eps[a->next_ep];
+		const struct net_endpoint *ep = a->have_hint ? &a->hint : &a->opt.eps[a->next_ep];
 		a->have_hint = false;
 		if (aconn_start(a, ep, from_list) != 0) {
 			snprintf(a->lasterr, sizeof(a->lasterr), "connect: %s",
@@ -269,7 +267,7 @@ void acall_kick(struct berth_async *a)
 	struct aconn *conn = a->conn;
 	while (conn->state == ACONN_READY && a->conn == conn && a->waitq.head != NULL) {
 		struct acall *c = a->waitq.head;
-		struct msg_req open = {.type = MSG_REQ_SESSION_OPEN, .ttl = a->session_ttl_ms};
+		struct msg_req open = {.type = MSG_REQ_SESSION_OPEN, .ttl = a->opt.session_ttl_ms};
 		acall_unlink(&a->waitq, c);
 		c->state = ACALL_SENT;
 		c->sent_ms = acall_now(a);
@@ -366,7 +364,7 @@ void acall_response(struct acall *c, struct proto_resp *pr)
 	memset(pr, 0, sizeof(*pr));
 	c->conn = NULL;
 	c->state = ACALL_IDLE;
-	enum policy_verdict v = policy_response(&c->pol, &c->res.resp, a->max_redirects, &err);
+	enum policy_verdict v = policy_response(&c->pol, &c->res.resp, a->opt.max_redirects, &err);
 	const struct wire_resp *r = &c->res.resp;
 	if (v != POLICY_DONE)
 		acall_errmsg(c, "%s: %s", conn->peer, err_text(r->err ? r->err : r->reply.err));
@@ -437,7 +435,7 @@ static void acall_timer(uv_timer_t *t)
 		if (stalled && conn->state != ACONN_CLOSING) {
 			char msg[sizeof(conn->peer) + 64];
 			snprintf(msg, sizeof(msg), "%s: nothing received for %u ms", conn->peer,
-				 a->timeout_ms);
+				 a->opt.timeout_ms);
 			aconn_close(conn, msg);
 		}
 		return;

@@ -13,6 +13,7 @@
 
 #include "client/aconn.h"
 #include "client/berth_async.h"
+#include "client/handle.h"
 #include "client/policy.h"
 
 /* A write session: at most one write in flight on it (client/berth_async.h says why). */
@@ -61,16 +62,7 @@ struct acall_list {
 
 struct berth_async {
 	uv_loop_t *loop;
-	struct net_endpoint *eps; /* owned, neps of them */
-	size_t neps;
-	uint8_t *token; /* owned */
-	size_t token_len;
-	uint32_t timeout_ms;
-	uint32_t connect_timeout_ms;
-	uint32_t max_redirects;
-	uint32_t session_ttl_ms;
-	bool no_session;
-	size_t max_frame_bytes;
+	struct handle_opts opt;
 	uint32_t max_calls;
 	struct alane *lanes; /* owned, nlanes */
 	uint32_t nlanes;

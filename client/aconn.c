@@ -111,11 +111,26 @@ static void aconn_written(uv_write_t *req, int status)
 	aconn_flush(conn);
 }
 
-/* Hands what accumulated in out to libuv as one write; what comes meanwhile waits. */
+/* Hands what accumulated in out to the kernel: at once when it takes it all (the common
+ * case: no write request, no callback, no change to the poll set), else the rest as one
+ * libuv write; what comes meanwhile waits for it. */
 static void aconn_flush(struct aconn *conn)
 {
 	if (conn->writing || conn->out.len == 0 || !conn->connected || conn->state == ACONN_CLOSING)
 		return;
+	conn->batches++; /* counted as sent from here: bytes may leave even on failure */
+	uv_buf_t buf = uv_buf_init((char *)conn->out.data, (unsigned)conn->out.len);
+	int rv = uv_try_write((uv_stream_t *)&conn->tcp, &buf, 1);
+	if (rv >= 0 && (size_t)rv == conn->out.len) {
+		conn->out.len = 0;
+		return;
+	}
+	if (rv < 0 && rv != UV_EAGAIN) {
+		aconn_errmsg(conn, "%s: send: %s", conn->peer, uv_strerror(rv));
+		aconn_close(conn, NULL);
+		return;
+	}
+	size_t done = rv > 0 ? (size_t)rv : 0;
 	struct mp_buf tmp = conn->wbuf; /* swap the bytes, not the packers */
 	conn->wbuf.data = conn->out.data;
 	conn->wbuf.len = conn->out.len;
@@ -124,11 +139,9 @@ static void aconn_flush(struct aconn *conn)
 	conn->out.cap = tmp.cap;
 	conn->out.len = 0;
 	conn->out.err = 0;
-	uv_buf_t buf = uv_buf_init((char *)conn->wbuf.data, (unsigned)conn->wbuf.len);
+	buf = uv_buf_init((char *)conn->wbuf.data + done, (unsigned)(conn->wbuf.len - done));
 	conn->wreq.data = conn;
-	int rv = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &buf, 1, aconn_written);
-	conn->batches++; /* counted as sent even on failure: bytes may have left */
-	if (rv != 0) {
+	if ((rv = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, &buf, 1, aconn_written)) != 0) {
 		aconn_errmsg(conn, "%s: send: %s", conn->peer, uv_strerror(rv));
 		aconn_close(conn, NULL);
 		return;
@@ -255,13 +268,14 @@ static void aconn_connected(uv_connect_t *req, int status)
 		return;
 	}
 	conn->connected = true;
+	uv_tcp_nodelay(&conn->tcp, 1); /* requests are small and answered one by one */
 	if ((rv = uv_read_start((uv_stream_t *)&conn->tcp, aconn_alloc, aconn_read)) != 0) {
 		aconn_errmsg(conn, "%s: receive: %s", conn->peer, uv_strerror(rv));
 		aconn_close(conn, NULL);
 		return;
 	}
-	hello.token.p = a->token;
-	hello.token.n = a->token_len;
+	hello.token.p = a->opt.token;
+	hello.token.n = a->opt.token_len;
 	if ((rv = proto_encode(&conn->proto, &hello, &conn->out, conn)) != 0) {
 		aconn_errmsg(conn, "%s: hello: %s", conn->peer, err_text(rv));
 		aconn_close(conn, NULL);
@@ -277,7 +291,7 @@ static void aconn_timeout(uv_timer_t *t)
 	struct aconn *conn = t->data;
 	if (conn->errmsg[0] == '\0')
 		aconn_errmsg(conn, "connect %s: timed out after %u ms", conn->peer,
-			     conn->a->connect_timeout_ms);
+			     conn->a->opt.connect_timeout_ms);
 	aconn_close(conn, NULL);
 }
 
@@ -321,7 +335,7 @@ int aconn_start(struct berth_async *a, const struct net_endpoint *ep, bool from_
 
 	if (conn == NULL || (conn->rbuf = malloc(ACONN_READ_BYTES)) == NULL)
 		goto err_nomem;
-	if (proto_init(&conn->proto, a->max_frame_bytes) != 0) /* checked by open */
+	if (proto_init(&conn->proto, a->opt.max_frame_bytes) != 0) /* checked by open */
 		goto err_nomem;
 	mp_buf_init(&conn->out);
 	mp_buf_init(&conn->wbuf);
@@ -339,8 +353,7 @@ int aconn_start(struct berth_async *a, const struct net_endpoint *ep, bool from_
 	a->conns = conn;
 	a->refs++;
 	a->conn = conn;
-	uv_tcp_nodelay(&conn->tcp, 1);
-	uv_timer_start(&conn->timer, aconn_timeout, a->connect_timeout_ms, 0);
+	uv_timer_start(&conn->timer, aconn_timeout, a->opt.connect_timeout_ms, 0);
 	if (uv_ip4_addr(ep->host, port, (struct sockaddr_in *)&ss) == 0 ||
 	    uv_ip6_addr(ep->host, port, (struct sockaddr_in6 *)&ss) == 0) {
 		aconn_connect_to(conn, (struct sockaddr *)&ss);

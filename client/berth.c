@@ -9,22 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-static void berth_free(struct berth *b)
-{
-	if (b->names != NULL)
-		for (size_t i = 0; i < b->neps; i++)
-			free(b->names[i]);
-	free(b->names);
-	free(b->eps);
-	free(b->token);
-	free(b);
-}
-
 int berth_open(struct berth **out, const struct berth_options *o, char *errbuf, size_t errlen)
 {
 	char scratch[BERTH_ERRMSG_BYTES];
 	struct berth *b;
-	int rv = BERTH_ENOMEM;
+	int rv;
 
 	if (errbuf == NULL || errlen == 0) {
 		errbuf = scratch;
@@ -32,52 +21,24 @@ int berth_open(struct berth **out, const struct berth_options *o, char *errbuf, 
 	}
 	errbuf[0] = '\0';
 	*out = NULL;
-	if (o == NULL || o->nendpoints == 0 || o->endpoints == NULL) {
-		snprintf(errbuf, errlen, "no endpoints");
-		return BERTH_EBADREQ;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(errbuf, errlen, "%s", err_text(BERTH_ENOMEM));
+		return BERTH_ENOMEM;
 	}
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		goto err_nomem;
-	b->eps = calloc(o->nendpoints, sizeof(*b->eps));
-	b->names = calloc(o->nendpoints, sizeof(*b->names));
-	if (b->eps == NULL || b->names == NULL)
+	if ((rv = handle_opts_init(&b->opt, o, errbuf, errlen)) != 0)
 		goto err_after_alloc;
-	b->neps = o->nendpoints;
-	for (size_t i = 0; i < b->neps; i++) {
-		if ((rv = net_endpoint_parse(o->endpoints[i], &b->eps[i], errbuf, errlen)) != 0)
-			goto err_after_alloc;
-		rv = BERTH_ENOMEM;
-		if ((b->names[i] = strdup(o->endpoints[i])) == NULL)
-			goto err_after_alloc;
-	}
-	if (o->token != NULL && o->token[0] != '\0') {
-		b->token_len = strlen(o->token);
-		if ((b->token = malloc(b->token_len)) == NULL)
-			goto err_after_alloc;
-		memcpy(b->token, o->token, b->token_len);
-	}
-	b->timeout_ms = o->timeout_ms ? o->timeout_ms : BERTH_DEFAULT_TIMEOUT_MS;
-	b->connect_timeout_ms =
-		o->connect_timeout_ms ? o->connect_timeout_ms : BERTH_DEFAULT_CONNECT_TIMEOUT_MS;
-	if (b->connect_timeout_ms > b->timeout_ms)
-		b->connect_timeout_ms = b->timeout_ms;
-	b->max_redirects = o->max_redirects ? o->max_redirects : BERTH_DEFAULT_MAX_REDIRECTS;
-	b->session_ttl_ms = o->session_ttl_ms ? o->session_ttl_ms : BERTH_DEFAULT_SESSION_TTL_MS;
-	b->no_session = o->no_session;
-	b->max_frame_bytes = o->max_frame_bytes;
-	if ((rv = call_conn_init(&b->conn, b->max_frame_bytes)) != 0) {
-		snprintf(errbuf, errlen, "max_frame_bytes: %s", err_text(rv));
-		goto err_after_alloc;
+	if ((rv = call_conn_init(&b->conn, b->opt.max_frame_bytes)) != 0) {
+		snprintf(errbuf, errlen, "%s", err_text(rv));
+		goto err_after_opts;
 	}
 	b->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)b;
 	b->rng |= 1;
 	*out = b;
 	return 0;
+err_after_opts:
+	handle_opts_close(&b->opt);
 err_after_alloc:
-	berth_free(b);
-err_nomem:
-	if (rv == BERTH_ENOMEM)
-		snprintf(errbuf, errlen, "%s", err_text(rv));
+	free(b);
 	return rv;
 }
 
@@ -86,7 +47,8 @@ void berth_close(struct berth *b)
 	if (b == NULL)
 		return;
 	call_conn_close(&b->conn);
-	berth_free(b);
+	handle_opts_close(&b->opt);
+	free(b);
 }
 
 const char *berth_errmsg(const struct berth *b)
@@ -96,12 +58,12 @@ const char *berth_errmsg(const struct berth *b)
 
 size_t berth_endpoint_count(const struct berth *b)
 {
-	return b->neps;
+	return b->opt.neps;
 }
 
 const char *berth_endpoint(const struct berth *b, size_t i)
 {
-	return i < b->neps ? b->names[i] : NULL;
+	return i < b->opt.neps ? b->opt.names[i] : NULL;
 }
 
 void berth_result_free(struct berth_result *res)
@@ -215,7 +177,7 @@ static int berth_status_at(struct berth *b, const char *endpoint, struct berth_r
 	struct msg_req req = {.type = MSG_REQ_STATUS};
 	struct net_endpoint ep;
 	struct call_conn c;
-	uint64_t deadline = net_now_ms() + b->timeout_ms;
+	uint64_t deadline = net_now_ms() + b->opt.timeout_ms;
 	bool sent;
 	int rv;
 
@@ -223,7 +185,7 @@ static int berth_status_at(struct berth *b, const char *endpoint, struct berth_r
 	b->errmsg[0] = '\0';
 	if ((rv = net_endpoint_parse(endpoint, &ep, b->errmsg, sizeof(b->errmsg))) != 0)
 		return call_finish(res, rv);
-	if ((rv = call_conn_init(&c, b->max_frame_bytes)) != 0)
+	if ((rv = call_conn_init(&c, b->opt.max_frame_bytes)) != 0)
 		return call_finish(res, rv);
 	if ((rv = call_conn_open(b, &c, &ep, deadline)) == 0) {
 		rv = call_exchange(b, &c, &req, deadline, res, &sent);
@@ -264,13 +226,13 @@ int berth_status(struct berth *b, const char *endpoint, struct berth_result *res
 int berth_status_all(struct berth *b, struct berth_endpoint_status *out, size_t n)
 {
 	size_t answered = 0;
-	if (n != b->neps) {
-		call_errmsg(b, "status_all: %zu entries for %zu endpoints", n, b->neps);
+	if (n != b->opt.neps) {
+		call_errmsg(b, "status_all: %zu entries for %zu endpoints", n, b->opt.neps);
 		return BERTH_EBADREQ;
 	}
 	for (size_t i = 0; i < n; i++) {
-		out[i].endpoint = b->names[i];
-		out[i].err = berth_status_at(b, b->names[i], &out[i].res);
+		out[i].endpoint = b->opt.names[i];
+		out[i].err = berth_status_at(b, b->opt.names[i], &out[i].res);
 		memcpy(out[i].errmsg, b->errmsg, sizeof(out[i].errmsg));
 		answered += out[i].err == 0;
 	}

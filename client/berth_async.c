@@ -11,8 +11,7 @@
 
 static void berth_async_free(struct berth_async *a)
 {
-	free(a->eps);
-	free(a->token);
+	handle_opts_close(&a->opt);
 	free(a->lanes);
 	free(a->free_lanes);
 	free(a);
@@ -43,8 +42,7 @@ int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct ber
 {
 	char scratch[BERTH_ERRMSG_BYTES];
 	struct berth_async *a;
-	struct proto probe;
-	int rv = BERTH_ENOMEM;
+	int rv;
 
 	if (errbuf == NULL || errlen == 0) {
 		errbuf = scratch;
@@ -52,46 +50,25 @@ int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct ber
 	}
 	errbuf[0] = '\0';
 	*out = NULL;
-	if (o == NULL || o->nendpoints == 0 || o->endpoints == NULL || loop == NULL) {
-		snprintf(errbuf, errlen, loop == NULL ? "no loop" : "no endpoints");
+	if (loop == NULL) {
+		snprintf(errbuf, errlen, "no loop");
 		return BERTH_EBADREQ;
 	}
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		goto err_nomem;
-	if ((rv = berth_async_limits_check(a, lim, errbuf, errlen)) != 0)
-		goto err_after_alloc;
-	rv = BERTH_ENOMEM;
-	a->eps = calloc(o->nendpoints, sizeof(*a->eps));
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		snprintf(errbuf, errlen, "%s", err_text(BERTH_ENOMEM));
+		return BERTH_ENOMEM;
+	}
+	if ((rv = handle_opts_init(&a->opt, o, errbuf, errlen)) != 0 ||
+	    (rv = berth_async_limits_check(a, lim, errbuf, errlen)) != 0)
+		goto err;
 	a->lanes = calloc(a->nlanes, sizeof(*a->lanes));
 	a->free_lanes = calloc(a->nlanes, sizeof(*a->free_lanes));
-	if (a->eps == NULL || a->lanes == NULL || a->free_lanes == NULL)
-		goto err_after_alloc;
-	a->neps = o->nendpoints;
-	for (size_t i = 0; i < a->neps; i++)
-		if ((rv = net_endpoint_parse(o->endpoints[i], &a->eps[i], errbuf, errlen)) != 0)
-			goto err_after_alloc;
-	rv = BERTH_ENOMEM;
-	if (o->token != NULL && o->token[0] != '\0') {
-		a->token_len = strlen(o->token);
-		if ((a->token = malloc(a->token_len)) == NULL)
-			goto err_after_alloc;
-		memcpy(a->token, o->token, a->token_len);
+	if (a->lanes == NULL || a->free_lanes == NULL) {
+		rv = BERTH_ENOMEM;
+		snprintf(errbuf, errlen, "%s", err_text(rv));
+		goto err;
 	}
-	if ((rv = proto_init(&probe, o->max_frame_bytes)) != 0) {
-		snprintf(errbuf, errlen, "max_frame_bytes: %s", err_text(rv));
-		goto err_after_alloc;
-	}
-	proto_close(&probe);
 	a->loop = loop;
-	a->timeout_ms = o->timeout_ms ? o->timeout_ms : BERTH_DEFAULT_TIMEOUT_MS;
-	a->connect_timeout_ms =
-		o->connect_timeout_ms ? o->connect_timeout_ms : BERTH_DEFAULT_CONNECT_TIMEOUT_MS;
-	if (a->connect_timeout_ms > a->timeout_ms)
-		a->connect_timeout_ms = a->timeout_ms;
-	a->max_redirects = o->max_redirects ? o->max_redirects : BERTH_DEFAULT_MAX_REDIRECTS;
-	a->session_ttl_ms = o->session_ttl_ms ? o->session_ttl_ms : BERTH_DEFAULT_SESSION_TTL_MS;
-	a->no_session = o->no_session;
-	a->max_frame_bytes = o->max_frame_bytes;
 	for (uint32_t i = 0; i < a->nlanes; i++) /* lane 0 on top: used lanes get reused */
 		a->free_lanes[a->nfree++] = a->nlanes - 1 - i;
 	a->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)a;
@@ -101,11 +78,8 @@ int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct ber
 	a->refs = 1; /* the retry timer */
 	*out = a;
 	return 0;
-err_after_alloc:
+err:
 	berth_async_free(a);
-err_nomem:
-	if (rv == BERTH_ENOMEM)
-		snprintf(errbuf, errlen, "%s", err_text(rv));
 	return rv;
 }
 

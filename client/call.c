@@ -42,12 +42,10 @@ void call_conn_close(struct call_conn *c)
 
 void call_errmsg(struct berth *b, const char *fmt, ...)
 {
-	char tmp[BERTH_ERRMSG_BYTES];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap); /* fmt may use b->errmsg itself */
+	handle_verrmsg(b->errmsg, fmt, ap); /* fmt may use b->errmsg itself */
 	va_end(ap);
-	memcpy(b->errmsg, tmp, sizeof(tmp));
 }
 
 int call_finish(struct berth_result *res, int err)
@@ -139,12 +137,12 @@ int call_conn_open(struct berth *b, struct call_conn *c, const struct net_endpoi
 	call_conn_drop(c);
 	snprintf(c->peer, sizeof(c->peer), strchr(ep->host, ':') ? "[%s]:%s" : "%s:%s", ep->host,
 		 ep->port);
-	rv = net_connect(ep, b->connect_timeout_ms, deadline_ms, &c->fd, b->errmsg,
+	rv = net_connect(ep, b->opt.connect_timeout_ms, deadline_ms, &c->fd, b->errmsg,
 			 sizeof(b->errmsg));
 	if (rv != 0)
 		return rv;
-	hello.token.p = b->token;
-	hello.token.n = b->token_len;
+	hello.token.p = b->opt.token;
+	hello.token.n = b->opt.token_len;
 	rv = call_exchange(b, c, &hello, deadline_ms, &res, &sent);
 	if (rv == 0 && res.resp.err != 0) {
 		rv = res.resp.err;
@@ -177,8 +175,8 @@ static void call_failed(struct berth *b, struct policy_call *p, bool from_list,
 			uint64_t deadline_ms)
 {
 	if (from_list)
-		b->next_ep = (b->next_ep + 1) % b->neps;
-	if (policy_pace_failed(&p->pace, b->neps))
+		b->next_ep = (b->next_ep + 1) % b->opt.neps;
+	if (policy_pace_failed(&p->pace, b->opt.neps))
 		call_backoff(b, p->pace.rounds, deadline_ms);
 }
 
@@ -189,7 +187,7 @@ static int call_give_up(struct berth *b, const struct policy_call *p, bool refus
 	const char *what;
 	int err = policy_give_up(p, refused, &what);
 	if (what != NULL)
-		call_errmsg(b, "%s (%u ms); last: %s", what, b->timeout_ms, b->errmsg);
+		call_errmsg(b, "%s (%u ms); last: %s", what, b->opt.timeout_ms, b->errmsg);
 	if (!res->has_resp || res->resp.err != err)
 		berth_result_free(res);
 	return call_finish(res, err);
@@ -203,7 +201,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 {
 	struct policy_call p;
 	struct call_conn *c = &b->conn;
-	bool write = kind == POLICY_WRITE && !b->no_session;
+	bool write = kind == POLICY_WRITE && !b->opt.no_session;
 	bool refused = false, have_hint = false;
 	int rv;
 
@@ -218,7 +216,8 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 	while (net_now_ms() < deadline_ms && policy_may_send(&p)) {
 		if (c->fd < 0) {
 			bool from_list = !have_hint;
-			const struct net_endpoint *ep = have_hint ? &p.hint : &b->eps[b->next_ep];
+			const struct net_endpoint *ep =
+				have_hint ? &p.hint : &b->opt.eps[b->next_ep];
 			have_hint = false;
 			rv = call_conn_open(b, c, ep, deadline_ms);
 			if (rv == BERTH_EUNAUTHORIZED || rv == BERTH_EPROTO) {
@@ -244,7 +243,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 			continue;
 		}
 		int err;
-		switch (policy_response(&p, &res->resp, b->max_redirects, &err)) {
+		switch (policy_response(&p, &res->resp, b->opt.max_redirects, &err)) {
 		case POLICY_DONE:
 			if (err != 0)
 				call_errmsg(b, "%s", err_text(err));
@@ -291,7 +290,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
  * retried like a read. A failure here means the write was never sent: definite. */
 static int call_session_open(struct berth *b, uint64_t deadline_ms)
 {
-	struct msg_req req = {.type = MSG_REQ_SESSION_OPEN, .ttl = b->session_ttl_ms};
+	struct msg_req req = {.type = MSG_REQ_SESSION_OPEN, .ttl = b->opt.session_ttl_ms};
 	struct berth_result res;
 	int rv = call_until(b, &req, POLICY_READ, deadline_ms, &res);
 	if (rv == 0 && (!res.resp.has_reply || res.resp.reply.id == 0)) {
@@ -312,5 +311,5 @@ static int call_session_open(struct berth *b, uint64_t deadline_ms)
 int call_run(struct berth *b, struct msg_req *req, enum policy_kind kind, struct berth_result *res)
 {
 	b->errmsg[0] = '\0';
-	return call_until(b, req, kind, net_now_ms() + b->timeout_ms, res);
+	return call_until(b, req, kind, net_now_ms() + b->opt.timeout_ms, res);
 }

@@ -5,6 +5,7 @@
 #define BERTH_CLIENT_CALL_H
 
 #include "client/berth.h"
+#include "client/handle.h"
 #include "client/net.h"
 #include "client/policy.h"
 #include "client/proto.h"
@@ -21,17 +22,7 @@ struct call_conn {
 };
 
 struct berth {
-	struct net_endpoint *eps; /* owned, neps of them */
-	char **names;             /* owned: the endpoint strings as given */
-	size_t neps;
-	uint8_t *token; /* owned */
-	size_t token_len;
-	uint32_t timeout_ms;
-	uint32_t connect_timeout_ms;
-	uint32_t max_redirects;
-	uint32_t session_ttl_ms;
-	bool no_session;
-	size_t max_frame_bytes;
+	struct handle_opts opt;
 	struct call_conn conn;
 	size_t next_ep;   /* the endpoint to try next */
 	uint64_t session; /* 0: none open */

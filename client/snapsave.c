@@ -86,11 +86,11 @@ static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep, stru
 
 	if (buf == NULL)
 		return BERTH_ENOMEM;
-	if ((rv = call_conn_init(&c, b->max_frame_bytes)) != 0) {
+	if ((rv = call_conn_init(&c, b->opt.max_frame_bytes)) != 0) {
 		free(buf);
 		return rv;
 	}
-	if ((rv = call_conn_open(b, &c, ep, net_now_ms() + b->timeout_ms)) != 0) {
+	if ((rv = call_conn_open(b, &c, ep, net_now_ms() + b->opt.timeout_ms)) != 0) {
 		rv = rv == BERTH_ETIMEOUT ? BERTH_ENOCONN : rv;
 		goto out;
 	}
@@ -101,13 +101,13 @@ static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep, stru
 	}
 	mp_buf_reset(&c.out);
 	if ((rv = proto_encode(&c.proto, &req, &c.out, NULL)) != 0 ||
-	    (rv = net_send_all(c.fd, c.out.data, c.out.len, net_now_ms() + b->timeout_ms, &n,
+	    (rv = net_send_all(c.fd, c.out.data, c.out.len, net_now_ms() + b->opt.timeout_ms, &n,
 			       b->errmsg, sizeof(b->errmsg))) != 0) {
 		rv = rv == BERTH_ENOMEM ? rv : BERTH_ENOCONN;
 		goto out;
 	}
 	/* The deadline is per frame: a transfer that makes progress goes on. */
-	for (uint64_t deadline = net_now_ms() + b->timeout_ms; !rx.ended;) {
+	for (uint64_t deadline = net_now_ms() + b->opt.timeout_ms; !rx.ended;) {
 		rv = net_recv(c.fd, buf, SNAPSAVE_READ_BYTES, deadline, &n, b->errmsg,
 			      sizeof(b->errmsg));
 		if (rv != 0) {
@@ -124,7 +124,7 @@ static int snapsave_attempt(struct berth *b, const struct net_endpoint *ep, stru
 				break;
 			off += used;
 			while (!rx.ended && (rv = proto_next(&c.proto, &pr)) == 0) {
-				deadline = net_now_ms() + b->timeout_ms;
+				deadline = net_now_ms() + b->opt.timeout_ms;
 				rv = pr.resp.id == 0 ? (pr.resp.err ? pr.resp.err : BERTH_EBADREQ)
 						     : snapsave_frame(&rx, &pr.resp, &data, &dn);
 				if (rv == 0 && dn > 0 && snapsave_write_all(f->fd, data, dn) != 0) {
@@ -184,7 +184,7 @@ static int snapsave_sync_dir(const char *path)
 int berth_snapshot_save(struct berth *b, const char *path, struct berth_snapshot *out)
 {
 	struct snapsave_file f;
-	uint64_t deadline = net_now_ms() + b->timeout_ms;
+	uint64_t deadline = net_now_ms() + b->opt.timeout_ms;
 	int rv = BERTH_ENOCONN;
 
 	memset(out, 0, sizeof(*out));
@@ -202,15 +202,15 @@ int berth_snapshot_save(struct berth *b, const char *path, struct berth_snapshot
 	/* Every member in turn from the handle's next one; a busy round waits and goes again
 	 * until the deadline. Once a transfer has started, its failure is the answer. */
 	for (unsigned tries = 0;; tries++) {
-		const struct net_endpoint *ep = &b->eps[b->next_ep];
+		const struct net_endpoint *ep = &b->opt.eps[b->next_ep];
 		rv = snapsave_attempt(b, ep, &f, out);
 		if (rv != BERTH_ENOCONN && rv != BERTH_EBUSY)
 			break;
-		b->next_ep = (b->next_ep + 1) % b->neps;
+		b->next_ep = (b->next_ep + 1) % b->opt.neps;
 		uint64_t now = net_now_ms();
 		if (now >= deadline)
 			break;
-		if ((tries + 1) % b->neps == 0)
+		if ((tries + 1) % b->opt.neps == 0)
 			net_sleep_ms((uint32_t)(deadline - now < SNAPSAVE_BUSY_PAUSE_MS
 							? deadline - now
 							: SNAPSAVE_BUSY_PAUSE_MS));

@@ -114,7 +114,7 @@ static int watch_subscribe(struct berth_watch *w, bool first, uint64_t deadline_
 	int rv;
 
 	watch_drop(w);
-	if ((rv = call_conn_open(b, c, &b->eps[w->ep], deadline_ms)) != 0)
+	if ((rv = call_conn_open(b, c, &b->opt.eps[w->ep], deadline_ms)) != 0)
 		return rv;
 	req.watch.type = MSG_OP_RANGE;
 	req.watch.flags = w->flags;
@@ -163,10 +163,10 @@ static int watch_connect(struct berth_watch *w, bool first, uint64_t deadline_ms
 		if (rv == BERTH_EBADREQ || rv == BERTH_ETOOLARGE || rv == BERTH_EUNAUTHORIZED ||
 		    rv == BERTH_EPROTO || rv == BERTH_ENOMEM)
 			return rv;
-		w->ep = (w->ep + 1) % b->neps;
-		if (++tries % b->neps == 0) {
+		w->ep = (w->ep + 1) % b->opt.neps;
+		if (++tries % b->opt.neps == 0) {
 			uint64_t now = net_now_ms();
-			uint64_t ms = tries / b->neps < 4 ? 50u << (tries / b->neps) : 1000;
+			uint64_t ms = tries / b->opt.neps < 4 ? 50u << (tries / b->opt.neps) : 1000;
 			if (now + ms > deadline_ms)
 				ms = deadline_ms > now ? deadline_ms - now : 0;
 			net_sleep_ms((uint32_t)ms);
@@ -189,7 +189,7 @@ int berth_watch_open(struct berth *b, const struct berth_watch_options *o, struc
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->keys = malloc(o->klen + o->elen + 1)) == NULL ||
-	    call_conn_init(&w->conn, b->max_frame_bytes) != 0) {
+	    call_conn_init(&w->conn, b->opt.max_frame_bytes) != 0) {
 		if (w != NULL)
 			free(w->keys);
 		free(w);
@@ -206,7 +206,7 @@ int berth_watch_open(struct berth *b, const struct berth_watch_options *o, struc
 	w->flags = (uint8_t)((o->prefix ? MSG_F_PREFIX : 0) | (o->keys_only ? MSG_F_KEYS_ONLY : 0));
 	w->rev = o->rev;
 	w->ep = b->next_ep;
-	if ((rv = watch_connect(w, true, net_now_ms() + b->timeout_ms)) != 0) {
+	if ((rv = watch_connect(w, true, net_now_ms() + b->opt.timeout_ms)) != 0) {
 		berth_watch_close(w);
 		return rv;
 	}
@@ -264,7 +264,7 @@ int berth_watch_next(struct berth_watch *w, uint32_t timeout_ms, struct berth_wa
 		if (rv == BERTH_ETIMEOUT)
 			return rv;
 		if (rv != 0) {
-			w->ep = (w->ep + 1) % b->neps; /* resume elsewhere */
+			w->ep = (w->ep + 1) % b->opt.neps; /* resume elsewhere */
 			continue;
 		}
 		struct wire_watch *ww = &pr.resp.watch;
@@ -273,7 +273,7 @@ int berth_watch_next(struct berth_watch *w, uint32_t timeout_ms, struct berth_wa
 			proto_resp_free(&pr); /* an old watch's frame, or an answer to a cancel */
 			if (conn_err) {
 				watch_drop(w);
-				w->ep = (w->ep + 1) % b->neps;
+				w->ep = (w->ep + 1) % b->opt.neps;
 			}
 			continue;
 		}
@@ -284,7 +284,7 @@ int berth_watch_next(struct berth_watch *w, uint32_t timeout_ms, struct berth_wa
 			call_errmsg(b, "%s: watch cancelled: %s", w->conn.peer, err_text(err));
 			watch_drop(w);
 			if (err == BERTH_ENOQUORUM) {
-				w->ep = (w->ep + 1) % b->neps;
+				w->ep = (w->ep + 1) % b->opt.neps;
 				continue;
 			}
 			w->compacted = crev;
