@@ -7,32 +7,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int berth_open(struct berth **out, const struct berth_options *o, char *errbuf, size_t errlen)
 {
-	char scratch[BERTH_ERRMSG_BYTES];
 	struct berth *b;
 	int rv;
 
-	if (errbuf == NULL || errlen == 0) {
-		errbuf = scratch;
-		errlen = sizeof(scratch);
-	}
-	errbuf[0] = '\0';
 	*out = NULL;
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		snprintf(errbuf, errlen, "%s", err_text(BERTH_ENOMEM));
-		return BERTH_ENOMEM;
-	}
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return handle_nomem(errbuf, errlen);
 	if ((rv = handle_opts_init(&b->opt, o, errbuf, errlen)) != 0)
 		goto err_after_alloc;
 	if ((rv = call_conn_init(&b->conn, b->opt.max_frame_bytes)) != 0) {
-		snprintf(errbuf, errlen, "%s", err_text(rv));
+		rv = handle_nomem(errbuf, errlen); /* the frame cap passed handle_opts_init */
 		goto err_after_opts;
 	}
-	b->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)b;
-	b->rng |= 1;
+	b->rng = handle_seed(b);
 	*out = b;
 	return 0;
 err_after_opts:
@@ -89,14 +79,8 @@ static struct bytes berth_bytes(const void *p, size_t n)
 
 int berth_txn(struct berth *b, const struct msg_txn *t, bool serializable, struct berth_result *res)
 {
-	struct msg_req req = {.type = MSG_REQ_TXN, .txn = *t, .serializable = serializable};
-	enum policy_kind kind = POLICY_READ;
-	if (msg_txn_writes(t)) {
-		kind = POLICY_WRITE;
-		req.serializable = false;
-	} else if (serializable) {
-		kind = POLICY_ANY;
-	}
+	struct msg_req req;
+	enum policy_kind kind = handle_txn_req(&req, t, serializable);
 	return call_run(b, &req, kind, res);
 }
 
@@ -136,13 +120,8 @@ int berth_delete(struct berth *b, const void *key, size_t klen, bool prefix,
 
 int berth_range(struct berth *b, const struct berth_range *r, struct berth_result *res)
 {
-	struct msg_op op = {.type = MSG_OP_RANGE,
-			    .key = berth_bytes(r->key, r->klen),
-			    .end = berth_bytes(r->end, r->end ? r->elen : 0),
-			    .limit = r->limit,
-			    .rev = r->rev};
-	op.flags = (uint8_t)((r->prefix ? MSG_F_PREFIX : 0) | (r->keys_only ? MSG_F_KEYS_ONLY : 0) |
-			     (r->count_only ? MSG_F_COUNT_ONLY : 0));
+	struct msg_op op;
+	handle_range_op(&op, r);
 	return berth_one(b, &op, r->serializable, res);
 }
 

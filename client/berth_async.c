@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void berth_async_free(struct berth_async *a)
 {
@@ -44,35 +43,32 @@ int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct ber
 	struct berth_async *a;
 	int rv;
 
-	if (errbuf == NULL || errlen == 0) {
+	*out = NULL;
+	if (errbuf == NULL || errlen == 0) { /* the limits and the loop say what is wrong */
 		errbuf = scratch;
 		errlen = sizeof(scratch);
 	}
-	errbuf[0] = '\0';
-	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return handle_nomem(errbuf, errlen);
+	if ((rv = handle_opts_init(&a->opt, o, errbuf, errlen)) != 0)
+		goto err;
+	rv = BERTH_EBADREQ;
 	if (loop == NULL) {
 		snprintf(errbuf, errlen, "no loop");
-		return BERTH_EBADREQ;
+		goto err;
 	}
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		snprintf(errbuf, errlen, "%s", err_text(BERTH_ENOMEM));
-		return BERTH_ENOMEM;
-	}
-	if ((rv = handle_opts_init(&a->opt, o, errbuf, errlen)) != 0 ||
-	    (rv = berth_async_limits_check(a, lim, errbuf, errlen)) != 0)
+	if ((rv = berth_async_limits_check(a, lim, errbuf, errlen)) != 0)
 		goto err;
 	a->lanes = calloc(a->nlanes, sizeof(*a->lanes));
 	a->free_lanes = calloc(a->nlanes, sizeof(*a->free_lanes));
 	if (a->lanes == NULL || a->free_lanes == NULL) {
-		rv = BERTH_ENOMEM;
-		snprintf(errbuf, errlen, "%s", err_text(rv));
+		rv = handle_nomem(errbuf, errlen);
 		goto err;
 	}
 	a->loop = loop;
 	for (uint32_t i = 0; i < a->nlanes; i++) /* lane 0 on top: used lanes get reused */
 		a->free_lanes[a->nfree++] = a->nlanes - 1 - i;
-	a->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)a;
-	a->rng |= 1;
+	a->rng = handle_seed(a);
 	uv_timer_init(loop, &a->retry);
 	a->retry.data = a;
 	a->refs = 1; /* the retry timer */
@@ -125,14 +121,8 @@ static struct bytes berth_async_bytes(const void *p, size_t n)
 int berth_async_txn(struct berth_async *a, const struct msg_txn *t, bool serializable,
 		    berth_async_cb cb, void *data)
 {
-	struct msg_req req = {.type = MSG_REQ_TXN, .txn = *t, .serializable = serializable};
-	enum policy_kind kind = POLICY_READ;
-	if (msg_txn_writes(t)) {
-		kind = POLICY_WRITE;
-		req.serializable = false;
-	} else if (serializable) {
-		kind = POLICY_ANY;
-	}
+	struct msg_req req;
+	enum policy_kind kind = handle_txn_req(&req, t, serializable);
 	return acall_submit(a, &req, kind, cb, data);
 }
 
@@ -180,13 +170,8 @@ int berth_async_add(struct berth_async *a, const void *key, size_t klen, int64_t
 int berth_async_range(struct berth_async *a, const struct berth_range *r, berth_async_cb cb,
 		      void *data)
 {
-	struct msg_op op = {.type = MSG_OP_RANGE,
-			    .key = berth_async_bytes(r->key, r->klen),
-			    .end = berth_async_bytes(r->end, r->end ? r->elen : 0),
-			    .limit = r->limit,
-			    .rev = r->rev};
-	op.flags = (uint8_t)((r->prefix ? MSG_F_PREFIX : 0) | (r->keys_only ? MSG_F_KEYS_ONLY : 0) |
-			     (r->count_only ? MSG_F_COUNT_ONLY : 0));
+	struct msg_op op;
+	handle_range_op(&op, r);
 	return berth_async_one(a, &op, r->serializable, cb, data);
 }
 

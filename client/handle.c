@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void handle_opts_close(struct handle_opts *h)
 {
@@ -22,9 +23,15 @@ void handle_opts_close(struct handle_opts *h)
 int handle_opts_init(struct handle_opts *h, const struct berth_options *o, char *errbuf,
 		     size_t errlen)
 {
+	char scratch[BERTH_ERRMSG_BYTES];
 	struct proto probe;
 	int rv = BERTH_ENOMEM;
 
+	if (errbuf == NULL || errlen == 0) {
+		errbuf = scratch;
+		errlen = sizeof(scratch);
+	}
+	errbuf[0] = '\0';
 	memset(h, 0, sizeof(*h));
 	if (o == NULL || o->nendpoints == 0 || o->endpoints == NULL) {
 		snprintf(errbuf, errlen, "no endpoints");
@@ -68,6 +75,41 @@ err:
 		snprintf(errbuf, errlen, "%s", err_text(rv));
 	handle_opts_close(h);
 	return rv;
+}
+
+enum policy_kind handle_txn_req(struct msg_req *req, const struct msg_txn *t, bool serializable)
+{
+	*req = (struct msg_req){.type = MSG_REQ_TXN, .txn = *t, .serializable = serializable};
+	if (msg_txn_writes(t)) {
+		req->serializable = false;
+		return POLICY_WRITE;
+	}
+	return serializable ? POLICY_ANY : POLICY_READ;
+}
+
+void handle_range_op(struct msg_op *op, const struct berth_range *r)
+{
+	*op = (struct msg_op){.type = MSG_OP_RANGE,
+			      .key = {r->key, r->klen},
+			      .end = {r->end, r->end ? r->elen : 0},
+			      .limit = r->limit,
+			      .rev = r->rev};
+	op->flags =
+		(uint8_t)((r->prefix ? MSG_F_PREFIX : 0) | (r->keys_only ? MSG_F_KEYS_ONLY : 0) |
+			  (r->count_only ? MSG_F_COUNT_ONLY : 0));
+}
+
+int handle_nomem(char *errbuf, size_t errlen)
+{
+	if (errbuf != NULL && errlen > 0)
+		snprintf(errbuf, errlen, "%s", err_text(BERTH_ENOMEM));
+	return BERTH_ENOMEM;
+}
+
+uint64_t handle_seed(const void *handle)
+{
+	uint64_t x = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u ^ (uint64_t)(uintptr_t)handle;
+	return x | 1;
 }
 
 void handle_verrmsg(char *dst, const char *fmt, va_list ap)
