@@ -96,3 +96,32 @@ uint64_t integ_expect(struct berth *b, const char *key, const char *value, bool 
 	berth_result_free(&r);
 	return member;
 }
+
+int64_t integ_int(struct berth *b, const char *key, bool serializable)
+{
+	struct berth_result r = {0};
+	int64_t v;
+	int rv = berth_get(b, key, strlen(key), 0, serializable, &r);
+	if (rv != 0)
+		printf("get %s: %s: %s\n", key, err_name(rv), berth_errmsg(b));
+	assert_int_equal(rv, 0);
+	const struct reply_kv *kv = berth_result_kv(&r);
+	assert_non_null(kv);
+	assert_int_equal(mp_value_int(kv->value.p, kv->value.n, &v), 0);
+	berth_result_free(&r);
+	return v;
+}
+
+unsigned integ_key_number(struct bytes key, const char *prefix, unsigned limit)
+{
+	size_t n = strlen(prefix);
+	unsigned long i = 0;
+	assert_true(key.n > n && key.n - n <= 9);
+	assert_memory_equal(key.p, prefix, n);
+	for (size_t k = n; k < key.n; k++) {
+		assert_true(key.p[k] >= '0' && key.p[k] <= '9');
+		i = i * 10 + (unsigned long)(key.p[k] - '0');
+	}
+	assert_true(i < limit);
+	return (unsigned)i;
+}

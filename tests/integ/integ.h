@@ -32,4 +32,11 @@ uint64_t integ_put(struct berth *b, const char *key, const char *value);
  * asserts the key is missing. Returns the member that answered. */
 uint64_t integ_expect(struct berth *b, const char *key, const char *value, bool serializable);
 
+/* get key through b and returns its value read as a msgpack integer; asserts the key
+ * exists and holds one. */
+int64_t integ_int(struct berth *b, const char *key, bool serializable);
+/* The decimal number after prefix in key ("fo/w/00042": 42); asserts the key has that
+ * form and the number is below limit. */
+unsigned integ_key_number(struct bytes key, const char *prefix, unsigned limit);
+
 #endif

@@ -112,18 +112,6 @@ static void as_guard(uv_timer_t *t)
 	(void)t; /* wakes the loop so its deadline is checked */
 }
 
-static int64_t as_counter(struct berth *b)
-{
-	struct berth_result r = {0};
-	int64_t v;
-	assert_int_equal(berth_get(b, "as/ctr", 6, 0, false, &r), 0);
-	const struct reply_kv *kv = berth_result_kv(&r);
-	assert_non_null(kv);
-	assert_int_equal(mp_value_int(kv->value.p, kv->value.n, &v), 0);
-	berth_result_free(&r);
-	return v;
-}
-
 static void test_cluster_async_adds_leader_kill(void **state)
 {
 	struct integ *f = *state;
@@ -178,7 +166,7 @@ static void test_cluster_async_adds_leader_kill(void **state)
 	/* Exactly-once, checked against the store through a blocking handle. */
 	struct berth *b = cluster_client(c, (run->leader + 1) % c->n, 10000);
 	assert_non_null(b);
-	int64_t ctr = as_counter(b);
+	int64_t ctr = integ_int(b, "as/ctr", false);
 	printf("counter %lld: acknowledged %u, + indeterminate %u\n", (long long)ctr, run->acked,
 	       run->indeterminate);
 	assert_true(ctr >= (int64_t)run->acked);
@@ -191,13 +179,7 @@ static void test_cluster_async_adds_leader_kill(void **state)
 	bool *seen = calloc(AS_ADDS, sizeof(*seen));
 	assert_non_null(seen);
 	for (uint32_t k = 0; k < op->nkvs; k++) {
-		char key[32];
-		unsigned i;
-		assert_true(op->kvs[k].key.n < sizeof(key));
-		memcpy(key, op->kvs[k].key.p, op->kvs[k].key.n);
-		key[op->kvs[k].key.n] = 0;
-		assert_int_equal(sscanf(key, "as/w/%05u", &i), 1);
-		assert_true(i < AS_ADDS);
+		unsigned i = integ_key_number(op->kvs[k].key, "as/w/", AS_ADDS);
 		assert_true(run->adds[i].outcome == AS_ACKED ||
 			    run->adds[i].outcome == AS_INDETERMINATE); /* definite: never applied */
 		seen[i] = true;

@@ -94,14 +94,7 @@ static void fo_wait_acked(struct fo_writer *w, unsigned n, uint32_t ms)
 
 static int64_t fo_counter(struct berth *b, bool serializable)
 {
-	struct berth_result r = {0};
-	int64_t v;
-	assert_int_equal(berth_get(b, "fo/ctr", 6, 0, serializable, &r), 0);
-	const struct reply_kv *kv = berth_result_kv(&r);
-	assert_non_null(kv);
-	assert_int_equal(mp_value_int(kv->value.p, kv->value.n, &v), 0);
-	berth_result_free(&r);
-	return v;
+	return integ_int(b, "fo/ctr", serializable);
 }
 
 /* Sends txn {add fo/ctr 1} with (sid, seq) to member i on a new raw connection and returns
@@ -239,13 +232,7 @@ static void test_cluster_failover_leader_kill(void **state)
 	assert_int_equal(op->count, (uint64_t)ctr); /* one put per applied add */
 	unsigned seen = 0;
 	for (uint32_t k = 0; k < op->nkvs; k++) {
-		char key[32];
-		unsigned i;
-		assert_true(op->kvs[k].key.n < sizeof(key));
-		memcpy(key, op->kvs[k].key.p, op->kvs[k].key.n);
-		key[op->kvs[k].key.n] = 0;
-		assert_int_equal(sscanf(key, "fo/w/%05u", &i), 1);
-		assert_true(i < w->n);
+		unsigned i = integ_key_number(op->kvs[k].key, "fo/w/", w->n);
 		seen += w->acked_w[i];
 	}
 	assert_int_equal(seen, acked);
