@@ -164,17 +164,21 @@ int aconn_send(struct aconn *conn, struct msg_req *req, struct acall *c)
 	return 0;
 }
 
-/* A frame with id 0: the server speaking about the connection. Today that is an error
- * it closes the connection after; pushed watch frames will be routed from here. */
+/* A frame with id 0: the server speaking about the connection. A pushed watch frame
+ * (has_watch) belongs to a watch opened on this connection: the asynchronous API opens
+ * none yet, so it is dropped here, where watches will be routed. Anything else is an
+ * error the server closes the connection after. */
 static void aconn_frame0(struct aconn *conn, struct proto_resp *pr)
 {
-	if (pr->resp.err == 0)
+	bool watch = pr->resp.has_watch;
+	if (!watch && pr->resp.err == 0)
 		aconn_errmsg(conn, "%s: malformed response: id 0 without an error", conn->peer);
-	else
+	else if (!watch)
 		aconn_errmsg(conn, "%s: the member closed the connection: %s", conn->peer,
 			     err_text(pr->resp.err));
 	proto_resp_free(pr);
-	aconn_close(conn, NULL);
+	if (!watch)
+		aconn_close(conn, NULL);
 }
 
 static void aconn_hello(struct aconn *conn, struct proto_resp *pr)
@@ -197,6 +201,12 @@ static void aconn_dispatch(struct aconn *conn, struct proto_resp *pr)
 {
 	if (pr->resp.id == 0) {
 		aconn_frame0(conn, pr);
+	} else if (pr->resp.more) {
+		/* A stream's frame: no call of this API asks for one (the id stays pending:
+		 * closing hands its call back to be sent again). */
+		proto_resp_free(pr);
+		aconn_errmsg(conn, "%s: malformed response: a stream frame for a call", conn->peer);
+		aconn_close(conn, NULL);
 	} else if (pr->ctx == conn) {
 		aconn_hello(conn, pr);
 	} else if (pr->ctx == NULL) {

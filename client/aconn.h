@@ -10,8 +10,9 @@
  *
  * Dispatch of each response frame: the hello's answer finishes the connect; an id whose
  * call is waiting goes to acall_response; an abandoned id (its call ended first) is
- * dropped; id 0 is the server speaking about the connection (aconn_frame0: today an
- * error, after which the server closes; pushed watch frames will be routed there). */
+ * dropped; id 0 is the server speaking about the connection (aconn_frame0: an error,
+ * after which the server closes, or a pushed watch frame, to be routed there once this
+ * API opens watches); a stream frame (`more`) is an error: no call asks for a stream. */
 #ifndef BERTH_CLIENT_ACONN_H
 #define BERTH_CLIENT_ACONN_H
 
