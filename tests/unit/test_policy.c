@@ -112,6 +112,21 @@ static void test_policy_give_up(void **state)
 	policy_lost(&p, true);
 	assert_false(policy_may_send(&p));
 
+	/* Membership: no session; a redirect may go again, a lost attempt may not. */
+	policy_start(&p, POLICY_ONCE, true);
+	assert_false(p.session);
+	struct wire_resp r = t_resp(BERTH_ENOTLEADER, 0, "127.0.0.1:9");
+	int err;
+	assert_int_equal(policy_response(&p, &r, 4, &err), POLICY_REDIRECT);
+	assert_true(policy_may_send(&p));
+	r = t_resp(BERTH_EUNAVAILABLE, 0, NULL);
+	assert_int_equal(policy_response(&p, &r, 4, &err), POLICY_NEXT);
+	assert_false(policy_may_send(&p));
+	assert_int_equal(policy_give_up(&p, false, &what), BERTH_ETIMEOUT);
+	policy_start(&p, POLICY_ONCE, false);
+	policy_lost(&p, true);
+	assert_false(policy_may_send(&p));
+
 	assert_int_equal(policy_hello_refused(BERTH_EUNAUTHORIZED), BERTH_EUNAUTHORIZED);
 	assert_int_equal(policy_hello_refused(BERTH_EPROTO), BERTH_EPROTO);
 	assert_int_equal(policy_hello_refused(BERTH_EBUSY), BERTH_ENOCONN);
