@@ -9,8 +9,9 @@
  * does not connect. The first call connects to an endpoint and says hello; every call
  * then goes, pipelined, over that one connection (to the leader once one is found), and
  * their answers may come back in any order. Everything runs on the loop's thread: the
- * handle is not thread-safe, and callbacks run from uv_run, never from inside a
- * berth_async_* function. While open, the handle's connection keeps the loop alive.
+ * handle is not thread-safe, and callbacks run from uv_run, never from inside a call
+ * function (only berth_async_close runs callbacks before it returns: see Close). While
+ * open, the handle's connection keeps the loop alive.
  *
  * Calls. Each call function returns 0 and later runs its callback exactly once, or
  * returns an error at once (BERTH_EBADREQ, BERTH_ETOOLARGE, BERTH_ENOMEM, BERTH_EBUSY
