@@ -121,6 +121,30 @@ static void fake_txn_reply(struct fake *f, const struct msg_req *r, struct mp_bu
 	}
 }
 
+/* FAKE_ODD_FRAMES: a pushed watch frame (a progress notification for watch 5), then a
+ * stream chunk for the first txn, the real answer for later ones. */
+static void fake_odd_frames(struct fake *f, int fd, const struct msg_req *r)
+{
+	struct wire_header h = {.rev = f->rev, .term = 2, .index = 10, .member = 1};
+	struct wire_watch w = {.id = 5, .rev = f->rev};
+	struct mp_buf b;
+	mp_buf_init(&b);
+	wire_watch_pack(&b, &h, &w, NULL, 0);
+	assert_int_equal(mp_buf_error(&b), 0);
+	fake_send(fd, b.data, b.len);
+	mp_buf_reset(&b);
+	if (!f->chunk_sent) {
+		f->chunk_sent = 1;
+		wire_chunk_pack(&b, r->id, &h, 0, (const uint8_t *)"x", 1);
+		assert_int_equal(mp_buf_error(&b), 0);
+		fake_send(fd, b.data, b.len);
+	} else {
+		fake_txn_reply(f, r, &b);
+		fake_respond(f, fd, r->id, 0, NULL, &b, NULL);
+	}
+	mp_buf_close(&b);
+}
+
 /* Handles one request; returns 0 to keep the connection, -1 to close it. */
 static int fake_handle(struct fake *f, int fd, const uint8_t *p, size_t n)
 {
@@ -167,6 +191,8 @@ static int fake_handle(struct fake *f, int fd, const uint8_t *p, size_t n)
 		f->esession_sent = 1;
 		reply_pack_error(&reply.pk, BERTH_ESESSION, f->rev);
 		fake_respond(f, fd, r.id, 0, NULL, &reply, NULL);
+	} else if (f->mode == FAKE_ODD_FRAMES && r.type == MSG_REQ_TXN) {
+		fake_odd_frames(f, fd, &r);
 	} else if (r.type == MSG_REQ_TXN) {
 		for (unsigned i = 0; i < f->nheld && r.session != 0; i++)
 			f->overlaps += f->held[i].session == r.session;

@@ -17,6 +17,8 @@ enum fake_mode {
 	FAKE_MALFORMED,      /* answers txns with a frame that is not msgpack */
 	FAKE_ESESSION_FIRST, /* the first sessioned txn gets reply err BERTH_ESESSION */
 	FAKE_ESESSION,       /* every sessioned txn gets reply err BERTH_ESESSION */
+	FAKE_ODD_FRAMES,     /* pushes a watch frame before each txn answer, and answers the
+				first txn with a stream chunk (`more`) instead */
 };
 
 #define FAKE_LOG_MAX 4096
@@ -49,6 +51,7 @@ struct fake {
 	int conns; /* connections accepted */
 	uint64_t rev;
 	int esession_sent;
+	int chunk_sent;
 	struct fake_held { /* answers held back (hold) */
 		int fd;
 		uint64_t session;

@@ -1,7 +1,8 @@
 /* tests/unit/test_async.c: the asynchronous client against scripted fake servers: many
  * calls pipelined on one connection and answered out of order, one write in flight per
  * session, redirects, retries of the same (session, seq), expired sessions, silent and
- * malformed servers, unreachable members, close with calls pending, limits. */
+ * malformed servers, watch and stream frames, unreachable members, close with calls
+ * pending, limits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -360,6 +361,31 @@ static void test_async_malformed(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A pushed watch frame on the connection is dropped; a stream chunk answering a call is a
+ * protocol error: that connection is closed and the read goes again on a new one. */
+static void test_async_odd_frames(void **state)
+{
+	struct fake f = {0};
+	struct t_rec get = {0}, get2 = {0};
+	uv_loop_t loop;
+	(void)state;
+	uv_loop_init(&loop);
+	fake_start(&f, FAKE_ODD_FRAMES);
+	const char *eps[] = {f.addr};
+	struct berth_async *a = t_open(&loop, eps, 1, NULL, 2000, 0);
+	assert_int_equal(berth_async_get(a, "k", 1, 0, false, t_cb, &get), 0);
+	t_wait(&loop, &get.calls, 1);
+	assert_int_equal(get.err, 0);
+	assert_int_equal(berth_async_get(a, "k", 1, 0, false, t_cb, &get2), 0);
+	t_wait(&loop, &get2.calls, 1);
+	assert_int_equal(get2.err, 0);
+	t_close(&loop, a);
+	fake_stop(&f);
+	assert_int_equal(f.conns, 2); /* the chunk closed one; the watch frames none */
+	assert_int_equal(fake_count(&f, MSG_REQ_TXN), 3);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_async_unreachable_and_token(void **state)
 {
 	char ep1[32], ep2[32];
@@ -506,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_async_session_expired),
 		cmocka_unit_test(test_async_silent_deadline),
 		cmocka_unit_test(test_async_malformed),
+		cmocka_unit_test(test_async_odd_frames),
 		cmocka_unit_test(test_async_unreachable_and_token),
 		cmocka_unit_test(test_async_close_pending),
 		cmocka_unit_test(test_async_limits),
