@@ -4,6 +4,7 @@
 
 #include "client/acall.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,18 @@ static int berth_async_limits_check(struct berth_async *a, const struct berth_as
 	a->nlanes = sessions;
 	a->max_calls = calls;
 	return 0;
+}
+
+/* libuv writes to sockets with write(2), which raises SIGPIPE when the member has closed
+ * the connection; its default action would end the process over a network event. */
+static void berth_async_ignore_sigpipe(void)
+{
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) != 0 || (sa.sa_flags & SA_SIGINFO) ||
+	    sa.sa_handler != SIG_DFL)
+		return; /* the program chose: leave it */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
 }
 
 int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct berth_options *o,
@@ -69,6 +82,7 @@ int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct ber
 	for (uint32_t i = 0; i < a->nlanes; i++) /* lane 0 on top: used lanes get reused */
 		a->free_lanes[a->nfree++] = a->nlanes - 1 - i;
 	a->rng = handle_seed(a);
+	berth_async_ignore_sigpipe();
 	uv_timer_init(loop, &a->retry);
 	a->retry.data = a;
 	a->refs = 1; /* the retry timer */

@@ -11,7 +11,10 @@
  * their answers may come back in any order. Everything runs on the loop's thread: the
  * handle is not thread-safe, and callbacks run from uv_run, never from inside a call
  * function (only berth_async_close runs callbacks before it returns: see Close). While
- * open, the handle's connection keeps the loop alive.
+ * open, the handle's connection keeps the loop alive. libuv writes with write(2), so a
+ * member closing a connection raises SIGPIPE: berth_async_open sets SIGPIPE to SIG_IGN
+ * when its disposition is the default (a program that handles SIGPIPE itself keeps its
+ * handler; it must not let it end the process).
  *
  * Calls. Each call function returns 0 and later runs its callback exactly once, or
  * returns an error at once (BERTH_EBADREQ, BERTH_ETOOLARGE, BERTH_ENOMEM, BERTH_EBUSY

@@ -2,7 +2,7 @@
  * calls pipelined on one connection and answered out of order, one write in flight per
  * session, redirects, retries of the same (session, seq), expired sessions, silent and
  * malformed servers, watch and stream frames, unreachable members, close with calls
- * pending, limits. */
+ * pending, limits, SIGPIPE. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "client/net.h"
 #include "tests/unit/client_fake.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,6 +522,37 @@ static void test_async_limits(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void t_sigpipe_handler(int sig)
+{
+	(void)sig;
+}
+
+/* SIGPIPE: ignored when it had its default action (libuv writes with write(2)); a
+ * program's own handler is left alone. */
+static void test_async_sigpipe(void **state)
+{
+	const char *eps[] = {"127.0.0.1:1"};
+	struct berth_options o = {.endpoints = eps, .nendpoints = 1};
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, mine = {.sa_handler = t_sigpipe_handler};
+	struct sigaction old, now;
+	struct berth_async *a;
+	uv_loop_t loop;
+	(void)state;
+	uv_loop_init(&loop);
+	assert_int_equal(sigaction(SIGPIPE, &dfl, &old), 0);
+	assert_int_equal(berth_async_open(&a, &loop, &o, NULL, NULL, 0), 0);
+	assert_int_equal(sigaction(SIGPIPE, NULL, &now), 0);
+	assert_true(now.sa_handler == SIG_IGN);
+	t_close(&loop, a);
+	assert_int_equal(sigaction(SIGPIPE, &mine, NULL), 0);
+	assert_int_equal(berth_async_open(&a, &loop, &o, NULL, NULL, 0), 0);
+	assert_int_equal(sigaction(SIGPIPE, NULL, &now), 0);
+	assert_true(now.sa_handler == t_sigpipe_handler);
+	t_close(&loop, a);
+	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_async_unreachable_and_token),
 		cmocka_unit_test(test_async_close_pending),
 		cmocka_unit_test(test_async_limits),
+		cmocka_unit_test(test_async_sigpipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
