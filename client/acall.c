@@ -112,6 +112,8 @@ static void acall_give_up(struct acall *c, bool refused)
 {
 	const char *what;
 	int err = policy_give_up(&c->pol, refused, &what);
+	if (c->state == ACALL_LANE)
+		what = "not sent"; /* waited for a session all along: errmsg says so */
 	if (what != NULL)
 		acall_errmsg(c, "%s (%u ms); last: %s", what, c->a->opt.timeout_ms,
 			     c->errmsg[0] ? c->errmsg : c->a->lasterr);
@@ -170,6 +172,7 @@ static void acall_lane_take(struct acall *c)
 	}
 	c->lane = &a->lanes[a->free_lanes[--a->nfree]];
 	c->lane->busy = true;
+	c->errmsg[0] = '\0'; /* no longer waiting for one */
 	acall_lane_begin(c);
 }
 
