@@ -3,6 +3,7 @@
 #include "client/berth.h"
 
 #include "client/call.h"
+#include "client/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,7 @@ static int watch_subscribe(struct berth_watch *w, bool first, uint64_t deadline_
 static int watch_connect(struct berth_watch *w, bool first, uint64_t deadline_ms)
 {
 	struct berth *b = w->b;
-	unsigned tries = 0;
+	struct policy_pace pace = {0};
 	while (net_now_ms() < deadline_ms) {
 		int rv = watch_subscribe(w, first, deadline_ms);
 		if (rv == 0)
@@ -164,9 +165,9 @@ static int watch_connect(struct berth_watch *w, bool first, uint64_t deadline_ms
 		    rv == BERTH_EPROTO || rv == BERTH_ENOMEM)
 			return rv;
 		w->ep = (w->ep + 1) % b->opt.neps;
-		if (++tries % b->opt.neps == 0) {
+		if (policy_pace_failed(&pace, b->opt.neps)) {
 			uint64_t now = net_now_ms();
-			uint64_t ms = tries / b->opt.neps < 4 ? 50u << (tries / b->opt.neps) : 1000;
+			uint64_t ms = policy_backoff_ms(pace.rounds, &b->rng);
 			if (now + ms > deadline_ms)
 				ms = deadline_ms > now ? deadline_ms - now : 0;
 			net_sleep_ms((uint32_t)ms);
