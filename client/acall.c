@@ -368,6 +368,7 @@ void acall_response(struct acall *c, struct proto_resp *pr)
 	c->conn = NULL;
 	c->state = ACALL_IDLE;
 	enum policy_verdict v = policy_response(&c->pol, &c->res.resp, a->opt.max_redirects, &err);
+	a->answered_by = conn; /* for a watch's subscription (client/awatch.h) */
 	const struct wire_resp *r = &c->res.resp;
 	if (v != POLICY_DONE)
 		acall_errmsg(c, "%s: %s", conn->peer, err_text(r->err ? r->err : r->reply.err));
@@ -414,6 +415,7 @@ void acall_response(struct acall *c, struct proto_resp *pr)
 		acall_give_up(c, true);
 		break;
 	}
+	a->answered_by = NULL;
 	acall_kick(a);
 }
 

@@ -85,7 +85,9 @@ struct berth_async {
 	bool closing;
 	berth_async_close_cb close_cb;
 	void *close_data;
-	char lasterr[BERTH_ERRMSG_BYTES]; /* the last connection failure */
+	char lasterr[BERTH_ERRMSG_BYTES];  /* the last connection failure */
+	struct berth_async_watch *watches; /* client/awatch.c */
+	struct aconn *answered_by; /* during a call's callback: the connection that answered */
 };
 
 /* Takes the request (copies it: encoded into the call's buffer and decoded back) and

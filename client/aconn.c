@@ -2,6 +2,8 @@
  * batched pipelined writes, reads fed to the protocol core, responses dispatched. */
 #include "client/aconn.h"
 
+#include "client/awatch.h"
+
 #include "client/acall.h"
 #include "common/err.h"
 
@@ -74,6 +76,7 @@ void aconn_close(struct aconn *conn, const char *errmsg)
 		uv_cancel((uv_req_t *)&conn->gai); /* its callback still runs */
 	uv_close((uv_handle_t *)&conn->tcp, aconn_handle_closed);
 	uv_close((uv_handle_t *)&conn->timer, aconn_handle_closed);
+	awatch_conn_down(a, conn);
 	acall_conn_down(a, conn, was_active);
 }
 
@@ -82,7 +85,12 @@ void aconn_retire(struct aconn *conn)
 	conn->retiring = true;
 	if (conn->a->conn == conn)
 		conn->a->conn = NULL;
-	if (conn->nlive == 0)
+	aconn_close_if_idle(conn);
+}
+
+void aconn_close_if_idle(struct aconn *conn)
+{
+	if (conn->retiring && conn->nlive == 0 && conn->nwatches == 0)
 		aconn_close(conn, NULL);
 }
 
@@ -90,8 +98,7 @@ void aconn_abandon(struct aconn *conn, uint64_t id)
 {
 	if (proto_pending_abandon(&conn->proto, id) == 0)
 		conn->nlive--;
-	if (conn->retiring && conn->nlive == 0)
-		aconn_close(conn, NULL);
+	aconn_close_if_idle(conn);
 }
 
 static void aconn_flush(struct aconn *conn);
@@ -171,14 +178,17 @@ int aconn_send(struct aconn *conn, struct msg_req *req, struct acall *c)
 static void aconn_frame0(struct aconn *conn, struct proto_resp *pr)
 {
 	bool watch = pr->resp.has_watch;
-	if (!watch && pr->resp.err == 0)
+	if (watch) {
+		awatch_frame(conn->a, conn, pr);
+		return;
+	}
+	if (pr->resp.err == 0)
 		aconn_errmsg(conn, "%s: malformed response: id 0 without an error", conn->peer);
-	else if (!watch)
+	else
 		aconn_errmsg(conn, "%s: the member closed the connection: %s", conn->peer,
 			     err_text(pr->resp.err));
 	proto_resp_free(pr);
-	if (!watch)
-		aconn_close(conn, NULL);
+	aconn_close(conn, NULL);
 }
 
 static void aconn_hello(struct aconn *conn, struct proto_resp *pr)
@@ -215,8 +225,7 @@ static void aconn_dispatch(struct aconn *conn, struct proto_resp *pr)
 		conn->nlive--;
 		acall_response(pr->ctx, pr);
 		proto_resp_free(pr);
-		if (conn->retiring && conn->nlive == 0)
-			aconn_close(conn, NULL);
+		aconn_close_if_idle(conn);
 	}
 }
 

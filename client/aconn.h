@@ -46,6 +46,7 @@ struct aconn {
 	struct mp_buf wbuf;    /* the write in progress */
 	uint64_t batches;      /* writes handed to libuv so far */
 	size_t nlive;          /* calls waiting for an answer here (not abandoned) */
+	unsigned nwatches;     /* watches subscribed here: a retiring connection stays for them */
 	uint64_t last_recv_ms; /* uv_now of the last bytes read */
 	uint64_t reads;        /* reads that brought bytes */
 	bool resolving;        /* gai in flight */
@@ -65,12 +66,16 @@ int aconn_start(struct berth_async *a, const struct net_endpoint *ep, bool from_
  * BERTH_ENOMEM / BERTH_ETOOLARGE (nothing queued). */
 int aconn_send(struct aconn *conn, struct msg_req *req, struct acall *c);
 
-/* No new requests; closes once the calls waiting on it have their answers. */
+/* No new requests; closes once the calls waiting on it have their answers and no watch
+ * is subscribed on it (client/awatch.h). */
 void aconn_retire(struct aconn *conn);
 
 /* Closes conn (no-op when closing already): fails its pending calls, closes its
  * handles. errmsg (may be NULL) says why. */
 void aconn_close(struct aconn *conn, const char *errmsg);
+
+/* A retiring connection with no call waiting and no watch left: closes it. */
+void aconn_close_if_idle(struct aconn *conn);
 
 /* Call c, sent on conn with id, gave up (its deadline): its answer will be dropped. */
 void aconn_abandon(struct aconn *conn, uint64_t id);

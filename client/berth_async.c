@@ -3,6 +3,7 @@
 #include "client/berth_async.h"
 
 #include "client/acall.h"
+#include "client/awatch.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ void berth_async_close(struct berth_async *a, berth_async_close_cb close_cb, voi
 	a->close_cb = close_cb;
 	a->close_data = data;
 	acall_close_all(a);
+	awatch_close_all(a);
 	for (struct aconn *conn = a->conns; conn != NULL; conn = conn->next)
 		aconn_close(conn, "closed");
 	uv_close((uv_handle_t *)&a->retry, berth_async_retry_closed);

@@ -114,4 +114,45 @@ int berth_async_lease_keepalive(struct berth_async *a, uint64_t id, berth_async_
  * none); res->resp.status. */
 int berth_async_status(struct berth_async *a, berth_async_cb cb, void *data);
 
+/* Watches (client/awatch.c): the blocking API's watches (client/berth.h) on the loop.
+ * A watch subscribes through the handle's connection (any member serves it) and its
+ * events come pushed on that connection; when the connection fails, closes or stays
+ * silent for idle_ms (not even a progress notification), or its member has lost the
+ * leader (BERTH_ENOQUORUM), the watch subscribes again from the last revision it
+ * delivered, on the handle's next connection: no gap, no duplicate, and the callback
+ * does not hear of it. idle_ms must exceed the members' --watch-progress-ms (1 s).
+ *
+ * The callback runs from uv_run with err 0 and a batch (events of whole revisions, or
+ * none: a progress notification; everything up to batch->rev delivered), valid during
+ * the callback only (to keep it, copy *batch and zero it, then berth_watch_batch_free the
+ * copy later); or once with err != 0 and no batch when the watch has ended, after which
+ * it is freed: BERTH_ECOMPACTED (berth_async_watch_compacted says to where, but only
+ * inside this callback), BERTH_EWATCHOVERFLOW, BERTH_EBADREQ / BERTH_ETOOLARGE (refused),
+ * BERTH_ECLOSED (the handle closed). Unreachable members are retried with the handle's
+ * backoff for ever: a watch does not give up. */
+#define BERTH_ASYNC_WATCH_IDLE_MS 10000
+
+struct berth_async_watch;
+
+struct berth_async_watch_options {
+	struct berth_watch_options w; /* what to watch and from where (client/berth.h) */
+	uint32_t idle_ms;             /* silence that ends a connection (0: 10000) */
+};
+
+typedef void (*berth_async_watch_cb)(struct berth_async_watch *w, int err,
+				     struct berth_watch_batch *batch, void *data);
+
+/* Starts a watch (*out). 0; BERTH_EBADREQ (bad range), BERTH_ENOMEM, BERTH_EBUSY (too
+ * many calls pending), BERTH_ECLOSED: then the callback never runs. */
+int berth_async_watch(struct berth_async *a, const struct berth_async_watch_options *o,
+		      berth_async_watch_cb cb, void *data, struct berth_async_watch **out);
+/* Stops a watch that has not ended: no callback runs for it afterwards. Safe from its
+ * own callback (with err 0). */
+void berth_async_watch_close(struct berth_async_watch *w);
+/* Every change up to this revision has been delivered. */
+uint64_t berth_async_watch_rev(const struct berth_async_watch *w);
+uint64_t berth_async_watch_compacted(const struct berth_async_watch *w);
+/* Subscriptions after the first (resumptions). */
+uint64_t berth_async_watch_resumes(const struct berth_async_watch *w);
+
 #endif

@@ -4,13 +4,11 @@
 
 #include "client/call.h"
 #include "client/policy.h"
+#include "client/wbatch.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* A revision split over frames is joined in memory up to this size. */
-#define WATCH_JOIN_MAX_BYTES ((size_t)256 << 20)
 
 struct berth_watch {
 	struct berth *b;
@@ -215,10 +213,8 @@ int berth_watch_open(struct berth *b, const struct berth_watch_options *o, struc
 	return 0;
 }
 
-/* Adds a frame's events to the revision being joined. Takes (and frees) *pr. */
-static int watch_join(struct berth_watch *w, struct proto_resp *pr)
+int wbatch_join(struct berth_watch_batch *p, size_t *bytes, struct proto_resp *pr)
 {
-	struct berth_watch_batch *p = &w->part;
 	struct wire_watch *ww = &pr->resp.watch;
 	uint8_t **frames = realloc(p->frames, (p->nframes + 1) * sizeof(*frames));
 	struct berth_event *ev = frames == NULL ? NULL : p->events;
@@ -237,10 +233,10 @@ static int watch_join(struct berth_watch *w, struct proto_resp *pr)
 	}
 	p->nevents += ww->nevents;
 	p->frames[p->nframes++] = pr->frame;
-	w->part_bytes += pr->len;
+	*bytes += pr->len;
 	wire_resp_free(&pr->resp); /* the decoded events array; the frame is kept */
 	memset(pr, 0, sizeof(*pr));
-	return w->part_bytes > WATCH_JOIN_MAX_BYTES ? BERTH_EWATCHOVERFLOW : 0;
+	return *bytes > WBATCH_JOIN_MAX_BYTES ? BERTH_EWATCHOVERFLOW : 0;
 }
 
 int berth_watch_next(struct berth_watch *w, uint32_t timeout_ms, struct berth_watch_batch *out)
@@ -294,7 +290,7 @@ int berth_watch_next(struct berth_watch *w, uint32_t timeout_ms, struct berth_wa
 		}
 		bool more = ww->more;
 		uint64_t rev = ww->rev;
-		if ((rv = watch_join(w, &pr)) != 0) {
+		if ((rv = wbatch_join(&w->part, &w->part_bytes, &pr)) != 0) {
 			w->ended = rv;
 			watch_drop(w);
 			break;
