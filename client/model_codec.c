@@ -140,7 +140,7 @@ static int mc_array(const struct mf *f, const msgpack_object *o, struct model_pa
 	if (o->type != MSGPACK_OBJECT_ARRAY)
 		return model_field_fail(p, "must be an array");
 	if (o->via.array.size > f->max)
-		return model_field_fail(p, "must have at most %" PRIu64 " entries", f->max);
+		return model_field_count(f, o->via.array.size, p);
 	return 0;
 }
 

@@ -159,7 +159,7 @@ static int mc_check_str(const struct mf *f, const char *s, size_t max, struct mo
 	return 0;
 }
 
-static int mc_check_count(const struct mf *f, size_t n, struct model_path *p)
+int model_field_count(const struct mf *f, size_t n, struct model_path *p)
 {
 	if (n >= f->min && n <= f->max)
 		return 0;
@@ -213,7 +213,7 @@ static int mc_check_field(const struct mf *f, const void *rec, struct model_path
 	case MF_STRS: {
 		char *const *v = *CAT(rec, f, char **);
 		size_t n = CCOUNT(rec, f);
-		if ((rv = mc_check_count(f, n, p)) != 0)
+		if ((rv = model_field_count(f, n, p)) != 0)
 			return rv;
 		for (size_t i = 0; i < n; i++) {
 			size_t old = model_field_push_index(p, i);
@@ -228,7 +228,7 @@ static int mc_check_field(const struct mf *f, const void *rec, struct model_path
 	case MF_U16S: {
 		const uint16_t *v = *CAT(rec, f, uint16_t *);
 		size_t n = CCOUNT(rec, f);
-		if ((rv = mc_check_count(f, n, p)) != 0)
+		if ((rv = model_field_count(f, n, p)) != 0)
 			return rv;
 		for (size_t i = 0; i < n; i++) {
 			size_t old = model_field_push_index(p, i);
@@ -244,7 +244,7 @@ static int mc_check_field(const struct mf *f, const void *rec, struct model_path
 	case MF_ARRAY: {
 		const char *v = *CAT(rec, f, char *);
 		size_t n = CCOUNT(rec, f);
-		if ((rv = mc_check_count(f, n, p)) != 0)
+		if ((rv = model_field_count(f, n, p)) != 0)
 			return rv;
 		for (size_t i = 0; i < n; i++) {
 			size_t old = model_field_push_index(p, i);

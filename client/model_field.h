@@ -88,6 +88,8 @@ __attribute__((format(printf, 2, 3))) int model_field_fail(struct model_path *p,
 /* The path with one more field, for messages about a field of the current record. */
 int model_field_fail_at(struct model_path *p, const char *field, const char *msg);
 
+/* 0 when n is within the list field's min..max, else fails with "must have ... entries". */
+int model_field_count(const struct mf *f, size_t n, struct model_path *p);
 /* "must be one of A, B, C" for an enum field. */
 int model_field_enum_fail(struct model_path *p, const struct mf *f);
 /* NULL when s (n bytes) is in the charset, else the complaint. */

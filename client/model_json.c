@@ -116,7 +116,7 @@ static int mj_array(const struct mf *f, const json_t *v, size_t elem, void **out
 		return model_field_fail(p, "must be an array");
 	size_t n = json_array_size(v);
 	if (n > f->max)
-		return model_field_fail(p, "must have at most %" PRIu64 " entries", f->max);
+		return model_field_count(f, n, p);
 	if (n == 0)
 		return 0;
 	if ((*out = calloc(n, elem)) == NULL)
