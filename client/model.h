@@ -14,6 +14,10 @@
  * Error buffers: `char *err, size_t errlen`; the message is always NUL-terminated and, on
  * BERTH_ENOMEM, is err_text(BERTH_ENOMEM). Nothing is allocated for the caller on failure.
  *
+ * model_*_encode appends the record to `out` (nothing on failure; BERTH_ENOMEM when the
+ * buffer could not grow); model_*_decode fills a record from p[0..n) (a zeroed record on
+ * failure) and refuses bytes after the record (up to 7 zero bytes excepted, as mp_doc_init).
+ *
  * Encoded records are msgpack maps with the JSON field names and a format version "v"
  * (MODEL_FORMAT_VERSION); a decoder refuses another version, unknown fields, duplicate
  * fields and wrong types. Input is validated with mp_validate before it is unpacked, so
@@ -161,6 +165,8 @@ struct model_taskdef {
 	uint32_t memory;
 };
 
+/* Encoding and decoding, as for every record (the top of this file); a task definition
+ * over MODEL_TASKDEF_BYTES_MAX encoded is refused with BERTH_ETOOLARGE by all three. */
 int model_taskdef_encode(const struct model_taskdef *td, struct mp_buf *out, char *err,
 			 size_t errlen);
 int model_taskdef_decode(const uint8_t *p, size_t n, struct model_taskdef *out, char *err,
@@ -196,6 +202,11 @@ struct model_instance {
 	uint64_t lease;         /* the agent's lease (alive/<iid> is attached to it) */
 };
 
+int model_instance_encode(const struct model_instance *in, struct mp_buf *out, char *err,
+			  size_t errlen);
+int model_instance_decode(const uint8_t *p, size_t n, struct model_instance *out, char *err,
+			  size_t errlen);
+void model_instance_free(struct model_instance *in);
 /* The attribute's value, or NULL. */
 const char *model_instance_attr(const struct model_instance *in, const char *name);
 /* 1 when the instance offers host port `port`. */
@@ -271,12 +282,6 @@ int model_service_encode(const struct model_service *s, struct mp_buf *out, char
 int model_service_decode(const uint8_t *p, size_t n, struct model_service *out, char *err,
 			 size_t errlen);
 void model_service_free(struct model_service *s);
-
-int model_instance_encode(const struct model_instance *in, struct mp_buf *out, char *err,
-			  size_t errlen);
-int model_instance_decode(const uint8_t *p, size_t n, struct model_instance *out, char *err,
-			  size_t errlen);
-void model_instance_free(struct model_instance *in);
 
 /* ---- JSON of every record (describe, list, --json) ----
  * _to_json: a new object (the caller json_decref's it) with every field under its ECS

@@ -1,6 +1,7 @@
 /* client/model_field.h: the model's records declared once as field tables, from which one
- * engine validates, encodes, decodes, prints and reads them (msgpack in model_codec.c,
- * JSON in model_json.c). Internal to client/model*.c; the contract is client/model.h.
+ * engine validates, encodes, decodes, prints and reads them (checks, defaults and freeing
+ * in model_field.c, msgpack in model_codec.c, JSON in model_json.c). Internal to
+ * client/model*.c; the contract is client/model.h.
  *
  * A table names each field (the same name in msgpack and JSON), its kind, where it lives
  * in the struct, its limits and whether it is required; a record adds its own rules in
