@@ -43,13 +43,9 @@ static void mc_pack(const struct model_rec *r, const void *rec, msgpack_packer *
 			mp_pack_cstr(pk, *CAT(rec, f, char *));
 			break;
 		case MF_U16:
-			msgpack_pack_uint64(pk, *CAT(rec, f, uint16_t));
-			break;
 		case MF_U32:
-			msgpack_pack_uint64(pk, *CAT(rec, f, uint32_t));
-			break;
 		case MF_U64:
-			msgpack_pack_uint64(pk, *CAT(rec, f, uint64_t));
+			msgpack_pack_uint64(pk, model_field_uint(f, rec));
 			break;
 		case MF_I64:
 			msgpack_pack_int64(pk, *CAT(rec, f, int64_t));
@@ -159,12 +155,7 @@ static int mc_field(const struct mf *f, const msgpack_object *o, void *rec, stru
 	case MF_U64:
 		if ((rv = mc_uint(f, o, &u, p)) != 0)
 			return rv;
-		if (f->kind == MF_U16)
-			*AT(rec, f, uint16_t) = (uint16_t)u;
-		else if (f->kind == MF_U32)
-			*AT(rec, f, uint32_t) = (uint32_t)u;
-		else
-			*AT(rec, f, uint64_t) = u;
+		model_field_set_uint(f, rec, u);
 		return 0;
 	case MF_I64: {
 		int64_t v;

@@ -134,6 +134,25 @@ const char *model_field_charset(enum mf_charset cs, const char *s, size_t n)
 	return NULL;
 }
 
+uint64_t model_field_uint(const struct mf *f, const void *rec)
+{
+	if (f->kind == MF_U16)
+		return *CAT(rec, f, uint16_t);
+	if (f->kind == MF_U32)
+		return *CAT(rec, f, uint32_t);
+	return *CAT(rec, f, uint64_t);
+}
+
+void model_field_set_uint(const struct mf *f, void *rec, uint64_t v)
+{
+	if (f->kind == MF_U16)
+		*AT(rec, f, uint16_t) = (uint16_t)v;
+	else if (f->kind == MF_U32)
+		*AT(rec, f, uint32_t) = (uint32_t)v;
+	else
+		*AT(rec, f, uint64_t) = v;
+}
+
 int model_field_enum_fail(struct model_path *p, const struct mf *f)
 {
 	char list[160];
@@ -189,9 +208,7 @@ static int mc_check_field(const struct mf *f, const void *rec, struct model_path
 	case MF_U16:
 	case MF_U32:
 	case MF_U64: {
-		uint64_t v = f->kind == MF_U16   ? *CAT(rec, f, uint16_t)
-			     : f->kind == MF_U32 ? *CAT(rec, f, uint32_t)
-						 : *CAT(rec, f, uint64_t);
+		uint64_t v = model_field_uint(f, rec);
 		if ((v < f->min || v > f->max) && !(v == 0 && (f->flags & MF_ZERO)))
 			return model_field_fail(p, "must be %" PRIu64 "..%" PRIu64, f->min, f->max);
 		return 0;
@@ -311,12 +328,8 @@ void model_field_defaults(const struct model_rec *r, void *rec)
 {
 	for (size_t i = 0; i < r->nfields; i++) {
 		const struct mf *f = &r->fields[i];
-		if (f->kind == MF_U16)
-			*AT(rec, f, uint16_t) = (uint16_t)f->def;
-		else if (f->kind == MF_U32)
-			*AT(rec, f, uint32_t) = (uint32_t)f->def;
-		else if (f->kind == MF_U64)
-			*AT(rec, f, uint64_t) = f->def;
+		if (f->kind == MF_U16 || f->kind == MF_U32 || f->kind == MF_U64)
+			model_field_set_uint(f, rec, f->def);
 		else if (f->kind == MF_BOOL)
 			*AT(rec, f, bool) = f->def != 0;
 		else if (f->kind == MF_ENUM)

@@ -89,6 +89,9 @@ __attribute__((format(printf, 2, 3))) int model_field_fail(struct model_path *p,
 /* The path with one more field, for messages about a field of the current record. */
 int model_field_fail_at(struct model_path *p, const char *field, const char *msg);
 
+/* The value of an MF_U16, MF_U32 or MF_U64 field, and setting it (v must fit). */
+uint64_t model_field_uint(const struct mf *f, const void *rec);
+void model_field_set_uint(const struct mf *f, void *rec, uint64_t v);
 /* 0 when n is within the list field's min..max, else fails with "must have ... entries". */
 int model_field_count(const struct mf *f, size_t n, struct model_path *p);
 /* "must be one of A, B, C" for an enum field. */
@@ -128,5 +131,29 @@ int model_placement_check(const struct model_strategy *s, size_t ns,
 			  const struct model_constraint *c, size_t nc, struct model_path *p);
 
 #define MF_FIELD_(n, k, T, m) .name = (n), .kind = (k), .off = offsetof(T, m)
+
+/* The public functions of a record type over its table (client/model.h): encode, decode,
+ * to_json, from_json (a whole record) and free. */
+#define MODEL_RECORD_API(name, T, table)                                                           \
+	int model_##name##_encode(const T *r, struct mp_buf *out, char *err, size_t errlen)        \
+	{                                                                                          \
+		return model_codec_encode(&(table), r, out, err, errlen);                          \
+	}                                                                                          \
+	int model_##name##_decode(const uint8_t *p, size_t n, T *out, char *err, size_t errlen)    \
+	{                                                                                          \
+		return model_codec_decode(&(table), p, n, out, err, errlen);                       \
+	}                                                                                          \
+	json_t *model_##name##_to_json(const T *r)                                                 \
+	{                                                                                          \
+		return model_json_to(&(table), r);                                                 \
+	}                                                                                          \
+	int model_##name##_from_json(const json_t *obj, T *out, char *err, size_t errlen)          \
+	{                                                                                          \
+		return model_json_decode(&(table), obj, false, out, err, errlen);                  \
+	}                                                                                          \
+	void model_##name##_free(T *r)                                                             \
+	{                                                                                          \
+		model_field_free(&(table), r);                                                     \
+	}
 
 #endif

@@ -92,33 +92,7 @@ static const struct model_rec mi_rec = {
 	.check = mi_check,
 };
 
-int model_instance_encode(const struct model_instance *in, struct mp_buf *out, char *err,
-			  size_t errlen)
-{
-	return model_codec_encode(&mi_rec, in, out, err, errlen);
-}
-
-int model_instance_decode(const uint8_t *p, size_t n, struct model_instance *out, char *err,
-			  size_t errlen)
-{
-	return model_codec_decode(&mi_rec, p, n, out, err, errlen);
-}
-
-json_t *model_instance_to_json(const struct model_instance *in)
-{
-	return model_json_to(&mi_rec, in);
-}
-
-int model_instance_from_json(const json_t *obj, struct model_instance *out, char *err,
-			     size_t errlen)
-{
-	return model_json_decode(&mi_rec, obj, false, out, err, errlen);
-}
-
-void model_instance_free(struct model_instance *in)
-{
-	model_field_free(&mi_rec, in);
-}
+MODEL_RECORD_API(instance, struct model_instance, mi_rec)
 
 const char *model_instance_attr(const struct model_instance *in, const char *name)
 {

@@ -21,12 +21,10 @@ static json_t *mj_value(const struct mf *f, const void *rec)
 	case MF_STR:
 		return json_string(*CAT(rec, f, char *));
 	case MF_U16:
-		return json_integer(*CAT(rec, f, uint16_t));
 	case MF_U32:
-		return json_integer(*CAT(rec, f, uint32_t));
 	case MF_U64:
-		/* Times and lease ids: JSON integers are int64 in jansson. */
-		return json_integer((json_int_t)*CAT(rec, f, uint64_t));
+		/* Times and lease ids too: their tables bound them to int64, jansson's range. */
+		return json_integer((json_int_t)model_field_uint(f, rec));
 	case MF_I64:
 		return json_integer((json_int_t)*CAT(rec, f, int64_t));
 	case MF_BOOL:
@@ -141,12 +139,7 @@ static int mj_field(const struct mf *f, const json_t *v, bool input, void *rec,
 	case MF_U64:
 		if ((rv = mj_uint(f, v, input, &u, p)) != 0)
 			return rv;
-		if (f->kind == MF_U16)
-			*AT(rec, f, uint16_t) = (uint16_t)u;
-		else if (f->kind == MF_U32)
-			*AT(rec, f, uint32_t) = (uint32_t)u;
-		else
-			*AT(rec, f, uint64_t) = u;
+		model_field_set_uint(f, rec, u);
 		return 0;
 	case MF_I64:
 		if (!json_is_integer(v) || json_integer_value(v) < -(json_int_t)f->min ||

@@ -112,29 +112,4 @@ static const struct model_rec ms_rec = {
 	.check = ms_check,
 };
 
-int model_service_encode(const struct model_service *s, struct mp_buf *out, char *err,
-			 size_t errlen)
-{
-	return model_codec_encode(&ms_rec, s, out, err, errlen);
-}
-
-int model_service_decode(const uint8_t *p, size_t n, struct model_service *out, char *err,
-			 size_t errlen)
-{
-	return model_codec_decode(&ms_rec, p, n, out, err, errlen);
-}
-
-json_t *model_service_to_json(const struct model_service *s)
-{
-	return model_json_to(&ms_rec, s);
-}
-
-int model_service_from_json(const json_t *obj, struct model_service *out, char *err, size_t errlen)
-{
-	return model_json_decode(&ms_rec, obj, false, out, err, errlen);
-}
-
-void model_service_free(struct model_service *s)
-{
-	model_field_free(&ms_rec, s);
-}
+MODEL_RECORD_API(service, struct model_service, ms_rec)

@@ -68,27 +68,4 @@ static const struct model_rec mk_rec = {
 	.check = mk_check,
 };
 
-int model_task_encode(const struct model_task *t, struct mp_buf *out, char *err, size_t errlen)
-{
-	return model_codec_encode(&mk_rec, t, out, err, errlen);
-}
-
-int model_task_decode(const uint8_t *p, size_t n, struct model_task *out, char *err, size_t errlen)
-{
-	return model_codec_decode(&mk_rec, p, n, out, err, errlen);
-}
-
-json_t *model_task_to_json(const struct model_task *t)
-{
-	return model_json_to(&mk_rec, t);
-}
-
-int model_task_from_json(const json_t *obj, struct model_task *out, char *err, size_t errlen)
-{
-	return model_json_decode(&mk_rec, obj, false, out, err, errlen);
-}
-
-void model_task_free(struct model_task *t)
-{
-	model_field_free(&mk_rec, t);
-}
+MODEL_RECORD_API(task, struct model_task, mk_rec)
