@@ -122,8 +122,8 @@ int model_strategy_from_json(const json_t *obj, struct model_strategy *out, char
 			     size_t errlen);
 int model_constraint_from_json(const json_t *obj, struct model_constraint *out, char *err,
 			       size_t errlen);
-/* The compact form back (as parsed above) into out; returns the length it needs, as
- * snprintf does. */
+/* The compact form of a valid strategy or constraint (as parsed above) into out; returns
+ * the length it needs, as snprintf does. */
 size_t model_strategy_format(const struct model_strategy *s, char *out, size_t n);
 size_t model_constraint_format(const struct model_constraint *c, char *out, size_t n);
 void model_strategy_free(struct model_strategy *s);
@@ -238,6 +238,10 @@ struct model_task {
 	uint64_t created_ms, updated_ms;
 };
 
+/* Sets what a task runs and needs from a registered task definition: family, revision,
+ * cpu, memory and host ports (replacing what t held there). 0; BERTH_EBADREQ when td has
+ * no revision yet; BERTH_ENOMEM, t unchanged. */
+int model_task_resources(struct model_task *t, const struct model_taskdef *td);
 int model_task_encode(const struct model_task *t, struct mp_buf *out, char *err, size_t errlen);
 int model_task_decode(const uint8_t *p, size_t n, struct model_task *out, char *err, size_t errlen);
 void model_task_free(struct model_task *t);

@@ -4,6 +4,7 @@
 
 #include "common/err.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,7 @@ int model_constraint_parse(const char *s, struct model_constraint *out, char *er
 
 size_t model_strategy_format(const struct model_strategy *s, char *out, size_t n)
 {
+	assert(s->type <= MODEL_RANDOM);
 	int rv = snprintf(out, n, "%s%s%s", mp_strategy_types[s->type], s->field ? ":" : "",
 			  s->field ? s->field : "");
 	return rv < 0 ? 0 : (size_t)rv;
@@ -171,6 +173,7 @@ size_t model_strategy_format(const struct model_strategy *s, char *out, size_t n
 
 size_t model_constraint_format(const struct model_constraint *c, char *out, size_t n)
 {
+	assert(c->type <= MODEL_MEMBER_OF);
 	int rv = snprintf(out, n, "%s%s%s", mp_constraint_types[c->type], c->expression ? ":" : "",
 			  c->expression ? c->expression : "");
 	return rv < 0 ? 0 : (size_t)rv;

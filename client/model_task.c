@@ -2,6 +2,9 @@
  * the resources copied from the task definition). */
 #include "client/model_field.h"
 
+#include "common/err.h"
+
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const mk_statuses[] = {"PROVISIONING", "PENDING", "RUNNING", "STOPPED", NULL};
@@ -69,3 +72,30 @@ static const struct model_rec mk_rec = {
 };
 
 MODEL_RECORD_API(task, struct model_task, mk_rec)
+
+int model_task_resources(struct model_task *t, const struct model_taskdef *td)
+{
+	uint16_t ports[MODEL_HOST_PORTS_MAX], *copy = NULL;
+	size_t n = model_taskdef_host_ports(td, ports);
+	char *family;
+
+	if (td->revision == 0 || td->family == NULL)
+		return BERTH_EBADREQ;
+	if ((family = strdup(td->family)) == NULL)
+		return BERTH_ENOMEM;
+	if (n > 0 && (copy = malloc(n * sizeof(*copy))) == NULL) {
+		free(family);
+		return BERTH_ENOMEM;
+	}
+	if (n > 0)
+		memcpy(copy, ports, n * sizeof(*copy));
+	free(t->family);
+	free(t->host_ports);
+	t->family = family;
+	t->revision = td->revision;
+	t->cpu = td->cpu;
+	t->memory = td->memory;
+	t->host_ports = copy;
+	t->nhost_ports = n;
+	return 0;
+}

@@ -180,6 +180,22 @@ static void test_model_records_fields(void **state)
 	assert_int_equal(model_taskdef_host_ports(&r.td, ports), 2);
 	assert_int_equal(ports[0], 8080);
 	assert_int_equal(ports[1], 65535);
+
+	/* A task takes what it needs from its task definition. */
+	struct model_task t = {0};
+	model_sample_task(&t);
+	assert_int_equal(model_task_resources(&t, &r.td), 0);
+	assert_string_equal(t.family, "web-app_2");
+	assert_int_equal(t.revision, 7);
+	assert_int_equal(t.cpu, 1024);
+	assert_int_equal(t.memory, 2048);
+	assert_int_equal(t.nhost_ports, 2);
+	assert_int_equal(t.host_ports[0], 8080);
+	assert_int_equal(t.host_ports[1], 65535);
+	r.td.revision = 0;
+	assert_int_equal(model_task_resources(&t, &r.td), BERTH_EBADREQ);
+	assert_int_equal(t.revision, 7);
+	model_task_free(&t);
 	model_taskdef_free(&r.td);
 	free(b);
 
