@@ -9,7 +9,8 @@
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
 #   make demo       (arrives with the replicated store, issue 3)
 
-.DEFAULT_GOAL := all  # the deps stamp's rule comes first; plain `make` builds the programs
+# The deps stamp's rule comes first in the file; plain `make` builds the programs.
+.DEFAULT_GOAL := all
 
 SAN       ?=
 BUILD     ?= build
