@@ -7,10 +7,27 @@
 
 #include "tests/integ/integ.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+
+/* The fixture of the test running now, for the signal handler below. */
+static struct integ *integ_current;
+
+/* tests/run-unit stops a test that runs too long with SIGTERM (timeout(1)), and a person
+ * with Ctrl-C: the members die with the test (PR_SET_PDEATHSIG) but the folder would stay.
+ * The handler stops and removes everything, then exits. cluster_close is not
+ * async-signal-safe (it frees, reads directories and prints); deliberately so: the
+ * process ends right after, and leaving nothing behind matters more here. */
+static void integ_signal(int sig)
+{
+	if (integ_current != NULL)
+		cluster_close(&integ_current->c, false);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 int integ_setup(void **state)
 {
@@ -18,12 +35,16 @@ int integ_setup(void **state)
 	if (f == NULL)
 		return -1;
 	*state = f;
+	integ_current = f;
+	signal(SIGTERM, integ_signal);
+	signal(SIGINT, integ_signal);
 	return 0;
 }
 
 int integ_teardown(void **state)
 {
 	struct integ *f = *state;
+	integ_current = NULL;
 	if (!f->passed && f->c.root[0] != 0)
 		printf("test failed: the members' logs follow (folder %s)\n", f->c.root);
 	cluster_close(&f->c, !f->passed);
