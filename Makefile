@@ -78,14 +78,16 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBBE
 		  $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-# test_berthctl runs the program.
-$(BUILD)/tests/test_berthctl: | $(BUILD)/berthctl
+# test_berthctl and test_berthctl_sched run the program.
+$(BUILD)/tests/test_berthctl $(BUILD)/tests/test_berthctl_sched: | $(BUILD)/berthctl
 
 # The integration tests run the berth-store of the same build (BERTH_STORE_BIN below).
 $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIBBERTH) $(LIBCOMMON) \
 		  | $(BUILD)/berth-store
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+# The cluster commands' test runs berthctl as the unit tests do (tests/unit/ctl_run.h).
+$(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUILD)/berthctl
 
 $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

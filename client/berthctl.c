@@ -5,7 +5,6 @@
  * write that may or may not have been applied). */
 #include "client/berth.h"
 #include "client/ctl.h"
-#include "client/txnjson.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,171 +13,11 @@
 
 #define CTL_DEFAULT_ENDPOINTS "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
 #define CTL_MAX_ENDPOINTS 64
-#define CTL_MAX_STDIN (64u << 20)
 /* Membership changes wait for catch-up and commits: their default deadline. */
 #define CTL_MEMBER_TIMEOUT_MS 30000
 
-enum ctl_opt_bit {
-	O_LEASE = 1 << 0,
-	O_REV = 1 << 1,
-	O_SER = 1 << 2,
-	O_PREFIX = 1 << 3,
-	O_LIMIT = 1 << 4,
-	O_KEYS = 1 << 5,
-	O_COUNT = 1 << 6,
-	O_ID = 1 << 7,
-	O_NOWAIT = 1 << 8,
-};
-
-struct ctl_cmd {
-	const char *name;
-	int minpos, maxpos;
-	unsigned opts;
-	const char *usage;
-	const char *help;
-	int (*run)(struct ctl *c, struct berth *b);
-};
-
-static int ctl_put(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	const char *k = c->pos[0], *v = c->pos[1];
-	berth_put(b, k, strlen(k), v, strlen(v), c->lease, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_PUT);
-}
-
-static int ctl_get(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	berth_get(b, c->pos[0], strlen(c->pos[0]), c->rev, c->serializable, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_GET);
-}
-
-static int ctl_del(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	berth_delete(b, c->pos[0], strlen(c->pos[0]), c->prefix, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_DEL);
-}
-
-static int ctl_range_run(struct ctl *c, struct berth *b, struct berth_range *q)
-{
-	struct berth_result r;
-	q->limit = c->limit;
-	q->keys_only = c->keys_only;
-	q->count_only = c->count_only;
-	q->rev = c->rev;
-	q->serializable = c->serializable;
-	berth_range(b, q, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_RANGE);
-}
-
-static int ctl_ls(struct ctl *c, struct berth *b)
-{
-	const char *p = c->npos > 0 ? c->pos[0] : "";
-	struct berth_range q = {.key = p, .klen = strlen(p), .prefix = true};
-	if (q.klen == 0) { /* every key: [ "\0", end of keyspace ) */
-		q.key = "";
-		q.klen = 1;
-		q.end = "";
-		q.elen = 1;
-		q.prefix = false;
-	}
-	return ctl_range_run(c, b, &q);
-}
-
-static int ctl_range(struct ctl *c, struct berth *b)
-{
-	struct berth_range q = {.key = c->pos[0], .klen = strlen(c->pos[0])};
-	if (c->npos > 1) {
-		q.end = c->pos[1];
-		q.elen = strlen(c->pos[1]);
-	}
-	if (q.elen == 0) { /* no END: to the last key */
-		q.end = "";
-		q.elen = 1;
-	}
-	return ctl_range_run(c, b, &q);
-}
-
-static int ctl_txn(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	struct txnjson t;
-	char err[256];
-	size_t len = 0, cap = 0;
-	char *text = NULL;
-	int rv;
-
-	while (!feof(stdin) && !ferror(stdin)) {
-		if (cap - len < 4096) {
-			if (cap >= CTL_MAX_STDIN) {
-				free(text);
-				return ctl_usage_error(c, "txn: the spec on stdin is too large");
-			}
-			cap = cap ? cap * 2 : 8192;
-			char *p = realloc(text, cap);
-			if (p == NULL) {
-				free(text);
-				return ctl_usage_error(c, "txn: out of memory");
-			}
-			text = p;
-		}
-		len += fread(text + len, 1, cap - len, stdin);
-	}
-	if (ferror(stdin)) {
-		free(text);
-		return ctl_usage_error(c, "txn: reading stdin: %s", strerror(errno));
-	}
-	rv = txnjson_parse(text ? text : "", len, &t, err, sizeof(err));
-	free(text);
-	if (rv != 0)
-		return ctl_usage_error(c, "txn: %s", err);
-	berth_txn(b, &t.txn, t.serializable || c->serializable, &r);
-	rv = ctl_report(c, b, &r, CTL_SHOW_TXN);
-	txnjson_free(&t);
-	return rv;
-}
-
-static int ctl_compact(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	berth_compact(b, c->num, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_COMPACT);
-}
-
-static int ctl_lease_grant(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	berth_lease_grant(b, (int64_t)c->num, c->id, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_LEASE_GRANT);
-}
-
-static int ctl_lease_revoke(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	berth_lease_revoke(b, c->num, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_LEASE_REVOKE);
-}
-
-static int ctl_lease_keepalive(struct ctl *c, struct berth *b)
-{
-	struct berth_result r;
-	berth_lease_keepalive(b, c->num, &r);
-	return ctl_report(c, b, &r, CTL_SHOW_LEASE_KEEPALIVE);
-}
-
-static int ctl_watch_cmd(struct ctl *c, struct berth *b)
-{
-	return ctl_watch(c, b, c->npos > 0 ? c->pos[0] : "", c->npos > 1 ? c->pos[1] : NULL);
-}
-
-static int ctl_snapshot_save(struct ctl *c, struct berth *b)
-{
-	struct berth_snapshot s;
-	int err = berth_snapshot_save(b, c->pos[0], &s);
-	return ctl_snapshot_report(c, b, err, c->pos[0], &s);
-}
+/* --cluster when none is given; may be given once over it. */
+static const char ctl_default_cluster[] = "default";
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{"put", 2, 2, O_LEASE, "put KEY VALUE [--lease ID]",
@@ -237,6 +76,41 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
+/* The command called `full` ("put", "lease grant", "task run"), or NULL. */
+static const struct ctl_cmd *ctl_find(const char *full)
+{
+	for (size_t k = 0; k < CTL_NCMDS; k++)
+		if (strcmp(ctl_cmds[k].name, full) == 0)
+			return &ctl_cmds[k];
+	for (size_t k = 0; k < ctl_sched_ncmds; k++)
+		if (strcmp(ctl_sched_cmds[k].name, full) == 0)
+			return &ctl_sched_cmds[k];
+	return NULL;
+}
+
+/* Whether `word` is the first of two-word commands ("lease", "task"); with `say`, the
+ * question to ask when it comes alone ("lease: grant, revoke or keepalive?"). */
+static bool ctl_group(const char *word, char *say, size_t n)
+{
+	size_t wl = strlen(word), used = 0, found = 0;
+	const char *seconds[32];
+	for (size_t k = 0; k < CTL_NCMDS + ctl_sched_ncmds; k++) {
+		const char *name =
+			k < CTL_NCMDS ? ctl_cmds[k].name : ctl_sched_cmds[k - CTL_NCMDS].name;
+		if (strncmp(name, word, wl) == 0 && name[wl] == ' ' && found < 32)
+			seconds[found++] = name + wl + 1;
+	}
+	if (say != NULL && found > 0) {
+		used = (size_t)snprintf(say, n, "%s: ", word);
+		for (size_t i = 0; i < found && used < n; i++)
+			used += (size_t)snprintf(say + used, n - used, "%s%s", seconds[i],
+						 i + 2 < found   ? ", "
+						 : i + 1 < found ? " or "
+								 : "?");
+	}
+	return found > 0;
+}
+
 static void ctl_help(FILE *f, const struct ctl_cmd *cmd)
 {
 	if (cmd != NULL) {
@@ -246,6 +120,8 @@ static void ctl_help(FILE *f, const struct ctl_cmd *cmd)
 	fprintf(f, "usage: berthctl [GLOBAL OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < CTL_NCMDS; i++)
 		fprintf(f, "  %s\n", ctl_cmds[i].usage);
+	for (size_t i = 0; i < ctl_sched_ncmds; i++)
+		fprintf(f, "  %s\n", ctl_sched_cmds[i].usage);
 	fprintf(f,
 		"\nglobal options:\n"
 		"  --endpoints A,B,C  host:port list (env BERTH_ENDPOINTS; default %s)\n"
@@ -285,9 +161,55 @@ static int ctl_num(struct ctl *c, const char *what, const char *s, uint64_t *out
 static const struct {
 	const char *name;
 	unsigned bit;
-} ctl_flags[] = {{"--lease", O_LEASE},      {"--rev", O_REV},     {"--serializable", O_SER},
-		 {"--prefix", O_PREFIX},    {"--limit", O_LIMIT}, {"--keys-only", O_KEYS},
-		 {"--count-only", O_COUNT}, {"--id", O_ID},       {"--no-wait", O_NOWAIT}};
+} ctl_flags[] = {{"--lease", O_LEASE},
+		 {"--rev", O_REV},
+		 {"--serializable", O_SER},
+		 {"--prefix", O_PREFIX},
+		 {"--limit", O_LIMIT},
+		 {"--keys-only", O_KEYS},
+		 {"--count-only", O_COUNT},
+		 {"--id", O_ID},
+		 {"--no-wait", O_NOWAIT},
+		 {"--cluster", O_CLUSTER},
+		 {"--taskdef", O_TASKDEF},
+		 {"--count", O_NUMBER},
+		 {"--strategy", O_STRATEGY},
+		 {"--constraint", O_CONSTRAINT},
+		 {"--group", O_GROUP},
+		 {"--started-by", O_STARTED_BY},
+		 {"--status", O_STATUS},
+		 {"--instance", O_INSTANCE},
+		 {"--reason", O_REASON},
+		 {"--min-healthy", O_MIN_HEALTHY},
+		 {"--max-percent", O_MAX_PERCENT}};
+
+/* A cluster command's option: kept as text for the command to check. 0 or 1. */
+static int ctl_text_opt(struct ctl *c, unsigned bit, const char *name, const char *v)
+{
+	const char **one = bit == O_CLUSTER       ? &c->cluster
+			   : bit == O_TASKDEF     ? &c->taskdef
+			   : bit == O_NUMBER      ? &c->count
+			   : bit == O_GROUP       ? &c->group
+			   : bit == O_STARTED_BY  ? &c->started_by
+			   : bit == O_STATUS      ? &c->status
+			   : bit == O_INSTANCE    ? &c->instance
+			   : bit == O_REASON      ? &c->reason
+			   : bit == O_MIN_HEALTHY ? &c->min_healthy
+			   : bit == O_MAX_PERCENT ? &c->max_percent
+						  : NULL;
+	if (one != NULL) {
+		if (*one != NULL && !(bit == O_CLUSTER && *one == ctl_default_cluster))
+			return ctl_usage_error(c, "%s given twice", name);
+		*one = v;
+		return 0;
+	}
+	const char **list = bit == O_STRATEGY ? c->strategies : c->constraints;
+	int *n = bit == O_STRATEGY ? &c->nstrategies : &c->nconstraints;
+	if (*n == CTL_MAX_LIST)
+		return ctl_usage_error(c, "%s given more than %d times", name, CTL_MAX_LIST);
+	list[(*n)++] = v;
+	return 0;
+}
 
 /* One command option; 0, or the exit code of a usage error. */
 static int ctl_cmd_opt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv, int *i)
@@ -320,6 +242,8 @@ static int ctl_cmd_opt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char 
 	}
 	if ((v = ctl_optarg(c, argc, argv, i, eq)) == NULL)
 		return 1;
+	if (bit >= O_CLUSTER)
+		return ctl_text_opt(c, bit, name, v);
 	uint64_t *dst = bit == O_LEASE   ? &c->lease
 			: bit == O_REV   ? &c->rev
 			: bit == O_LIMIT ? &c->limit
@@ -369,18 +293,13 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 				return rv;
 		} else if (a[0] == '-' && a[1] != '\0' && cmd == NULL) {
 			return ctl_usage_error(c, "unknown option %s (before a command)", a);
-		} else if (cmd == NULL && word == NULL &&
-			   (strcmp(a, "lease") == 0 || strcmp(a, "snapshot") == 0 ||
-			    strcmp(a, "member") == 0)) {
+		} else if (cmd == NULL && word == NULL && ctl_group(a, NULL, 0)) {
 			word = a;
 		} else if (cmd == NULL) {
 			char full[64];
 			snprintf(full, sizeof(full), "%s%s%s", word ? word : "", word ? " " : "",
 				 a);
-			for (size_t k = 0; k < CTL_NCMDS && cmd == NULL; k++)
-				if (strcmp(ctl_cmds[k].name, full) == 0)
-					cmd = &ctl_cmds[k];
-			if (cmd == NULL)
+			if ((cmd = ctl_find(full)) == NULL)
 				return ctl_usage_error(c, "unknown command \"%s\" (try --help)",
 						       full);
 		} else if (c->npos < CTL_MAX_POS) {
@@ -393,13 +312,13 @@ static int ctl_parse(struct ctl *c, int argc, char **argv, const struct ctl_cmd 
 		ctl_help(stdout, cmd);
 		exit(0);
 	}
-	if (cmd == NULL)
-		return ctl_usage_error(c, word == NULL ? "no command (try --help)"
-					  : strcmp(word, "lease") == 0
-						  ? "lease: grant, revoke or keepalive?"
-					  : strcmp(word, "snapshot") == 0
-						  ? "snapshot: save?"
-						  : "member: list, add, remove or transfer?");
+	if (cmd == NULL) {
+		char say[256];
+		if (word == NULL)
+			return ctl_usage_error(c, "no command (try --help)");
+		ctl_group(word, say, sizeof(say));
+		return ctl_usage_error(c, "%s", say);
+	}
 	if (c->npos < cmd->minpos || c->npos > cmd->maxpos)
 		return ctl_usage_error(c, "usage: berthctl %s", cmd->usage);
 	if (cmd->run == ctl_watch_cmd && c->npos == 0 && !c->prefix)
@@ -437,6 +356,7 @@ int main(int argc, char **argv)
 	size_t neps;
 	int rv;
 
+	c.cluster = ctl_default_cluster;
 	c.endpoints = getenv("BERTH_ENDPOINTS");
 	c.token = getenv("BERTH_TOKEN");
 	if ((rv = ctl_parse(&c, argc, argv, &cmd)) != 0)

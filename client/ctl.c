@@ -46,7 +46,7 @@ static int ctl_exit(int err)
 	return err == 0 ? 0 : err_indeterminate(err) ? 2 : 1;
 }
 
-static void ctl_json_print(json_t *o)
+void ctl_json_print(json_t *o)
 {
 	if (o == NULL || json_dumpf(o, stdout, JSON_INDENT(2)) != 0)
 		fputs("{\"error\": {\"message\": \"out of memory\"}}", stdout);
@@ -224,6 +224,20 @@ static int ctl_print_json(struct ctl *c, const struct wire_resp *w, enum ctl_sho
 	}
 	ctl_json_print(o);
 	return code;
+}
+
+int ctl_fail(struct ctl *c, int err, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->json)
+		ctl_json_print(json_pack("{so}", "error", ctl_json_error(err, msg)));
+	else
+		fprintf(stderr, "berthctl: %s: %s\n", c->cmd, msg);
+	return ctl_exit(err);
 }
 
 int ctl_report_error(struct ctl *c, struct berth *b, const struct berth_result *r)
