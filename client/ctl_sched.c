@@ -292,6 +292,7 @@ int ctl_range_all(struct ctl *c, struct berth *b, const char *prefix, bool keys_
 					.klen = slen,
 					.end = end,
 					.elen = plen,
+					.limit = CTL_PAGE_KEYS,
 					.keys_only = keys_only,
 					.rev = at};
 		struct berth_result r;

@@ -20,6 +20,8 @@
 /* Tasks created by one transaction of task run (one compare and one put each; the store
  * allows 128 of each). */
 #define CTL_RUN_BATCH 128
+/* Keys per page when listing (the store also cuts a page at its result limit, 3 MiB). */
+#define CTL_PAGE_KEYS 500
 
 /* Unix time in milliseconds. */
 uint64_t ctl_now_ms(void);
@@ -67,8 +69,8 @@ typedef int (*ctl_edit_fn)(struct ctl *c, struct berth *b, void *arg, const stru
 int ctl_cas_edit(struct ctl *c, struct berth *b, const char *key, ctl_edit_fn edit, void *arg,
 		 bool *written);
 
-/* Every key under prefix at one revision (pages when the store cuts a result, each read at
- * the first page's revision), handed to fn in key order; fn returns 0 to go on, else an
+/* Every key under prefix at one revision (in pages of CTL_PAGE_KEYS, or fewer when the
+ * store cuts a result, each read at the first page's revision), handed to fn in key order; fn returns 0 to go on, else an
  * exit status that stops the walk and is returned. *rev (may be NULL): that revision. */
 typedef int (*ctl_kv_fn)(struct ctl *c, void *arg, const struct reply_kv *kv);
 int ctl_range_all(struct ctl *c, struct berth *b, const char *prefix, bool keys_only, ctl_kv_fn fn,

@@ -252,6 +252,19 @@ static void test_cluster_ctl_sched_commands(void **state)
 	ctl_expect(NULL, A("service", "update", "api", "--count", "1"), 1, NULL, "is INACTIVE");
 	ctl_expect(NULL, A("service", "create", "api", "--taskdef", "web", "--count", "1"), 0,
 		   "ACTIVE", NULL);
+
+	/* 600 tasks: five transactions of up to 128, listed back in two pages of 500. */
+	ctl_expect(NULL, A("task", "run", "--cluster", "big", "--taskdef", "web", "--count", "600"),
+		   0, NULL, NULL);
+	o = t_json(A("--json", "task", "list", "--cluster", "big"));
+	json_t *all = json_object_get(o, "tasks");
+	assert_int_equal(json_array_size(all), 600);
+	for (size_t i = 1; i < 600; i++) /* in key order, each once */
+		assert_true(
+			strcmp(json_string_value(json_object_get(json_array_get(all, i - 1), "id")),
+			       json_string_value(json_object_get(json_array_get(all, i), "id"))) <
+			0);
+	json_decref(o);
 	berth_close(b);
 	printf("berthctl cluster commands: %" PRIu64 " ms\n", cluster_now_ms() - t0);
 	integ_finish(f);

@@ -4,8 +4,8 @@
 #ifndef BERTH_TESTS_UNIT_CTL_RUN_H
 #define BERTH_TESTS_UNIT_CTL_RUN_H
 
-#define CTL_RUN_LIMIT_MS 10000 /* a run that takes longer is killed: it hung */
-#define CTL_RUN_OUT_MAX 65536  /* stdout and stderr kept, each */
+#define CTL_RUN_LIMIT_MS 10000    /* a run that takes longer is killed: it hung */
+#define CTL_RUN_OUT_MAX (1 << 20) /* stdout and stderr kept, each */
 #define CTL_RUN_ARGS_MAX 40
 
 struct ctl_run {
