@@ -36,6 +36,7 @@ $(DEPS_STAMP):
 COMMON_SRC := $(wildcard common/*.c)
 STORE_SRC  := $(filter-out store/main.c,$(wildcard store/*.c))
 CLIENT_SRC := $(filter-out client/berthctl.c,$(wildcard client/*.c))
+WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
 BENCH_SRC  := $(wildcard tools/bench*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -49,6 +50,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBSTORE  := $(BUILD)/libstore.a
 LIBBERTH  := $(BUILD)/libberth.a
+LIBWORKER := $(BUILD)/libworker.a
 PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench
 
 all: $(PROGRAMS)
@@ -63,6 +65,8 @@ $(LIBSTORE): $(call obj,$(STORE_SRC))
 	@rm -f $@ && ar rcs $@ $^
 $(LIBBERTH): $(call obj,$(CLIENT_SRC))
 	@rm -f $@ && ar rcs $@ $^
+$(LIBWORKER): $(call obj,$(WORKER_SRC))
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/berth-store: $(call obj,store/main.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -74,8 +78,8 @@ $(BUILD)/berthctl: $(call obj,client/berthctl.c) $(LIBBERTH) $(LIBCOMMON)
 $(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBBERTH) $(LIBSTORE) \
-		  $(LIBCOMMON)
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBWORKER) $(LIBBERTH) \
+		  $(LIBSTORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # test_berthctl and test_berthctl_sched run the program.
