@@ -3,6 +3,8 @@
  * in pages (docs/berthctl.md, "The cluster"; docs/commits.md). */
 #include "client/ctl_sched.h"
 
+#include "client/query.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +124,12 @@ int ctl_cluster_check(struct ctl *c)
 
 int ctl_expression_check(struct ctl *c, const char *expression)
 {
-	/* client/query.h (the cluster query language) is not on this branch yet: the model
-	 * has checked the expression's length and UTF-8; its grammar is checked here once
-	 * query_compile exists (docs/berthctl.md). */
-	(void)c;
-	(void)expression;
+	/* The model checked length and UTF-8; the grammar is the query language's. */
+	struct query *q = NULL;
+	char err[256];
+	if (query_compile(expression, &q, err, sizeof(err)) != 0)
+		return ctl_usage_error(c, "--constraint \"memberOf:%s\": %s", expression, err);
+	query_free(q);
 	return 0;
 }
 

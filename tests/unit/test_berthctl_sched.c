@@ -129,6 +129,14 @@ static void test_berthctl_sched_bad_options(void **state)
 		   1, NULL, "--constraint \"memberOf\": expression: required for memberOf");
 	ctl_expect(NULL,
 		   A("task", "run", "--taskdef", "web", "--count", "1", "--constraint",
+		     "memberOf:attribute:zone =="),
+		   1, NULL, "--constraint \"memberOf:attribute:zone ==\": column");
+	ctl_expect(NULL,
+		   A("service", "create", "s", "--taskdef", "web", "--count", "1", "--constraint",
+		     "memberOf:(attribute:zone == a"),
+		   1, NULL, "--constraint \"memberOf:(attribute:zone == a\": column");
+	ctl_expect(NULL,
+		   A("task", "run", "--taskdef", "web", "--count", "1", "--constraint",
 		     "distinctInstance", "--constraint", "distinctInstance"),
 		   1, NULL, "distinctInstance given twice");
 	ctl_expect(NULL,
