@@ -38,6 +38,7 @@ STORE_SRC  := $(filter-out store/main.c,$(wildcard store/*.c))
 CLIENT_SRC := $(filter-out client/berthctl.c,$(wildcard client/*.c))
 WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
 BENCH_SRC  := $(wildcard tools/bench*.c)
+AGENT_SRC  := $(wildcard tools/agent*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
@@ -51,7 +52,7 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBSTORE  := $(BUILD)/libstore.a
 LIBBERTH  := $(BUILD)/libberth.a
 LIBWORKER := $(BUILD)/libworker.a
-PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench
+PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench $(BUILD)/berth-agent
 
 all: $(PROGRAMS)
 
@@ -74,6 +75,10 @@ $(BUILD)/berth-store: $(call obj,store/main.c) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/berthctl: $(call obj,client/berthctl.c) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# berth-agent talks to the store only through libberth's asynchronous API (docs/agent.md).
+$(BUILD)/berth-agent: $(call obj,$(AGENT_SRC)) $(LIBBERTH) $(LIBCOMMON)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # berth-bench talks to the store only through libberth; -pthread for its client threads.
 $(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
@@ -85,9 +90,10 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBWO
 # test_berthctl and test_berthctl_sched run the program.
 $(BUILD)/tests/test_berthctl $(BUILD)/tests/test_berthctl_sched: | $(BUILD)/berthctl
 
-# The integration tests run the berth-store of the same build (BERTH_STORE_BIN below).
+# The integration tests run the berth-store and berth-agent of the same build
+# (BERTH_STORE_BIN and BERTH_AGENT_BIN below).
 $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIBBERTH) $(LIBCOMMON) \
-		  | $(BUILD)/berth-store
+		  | $(BUILD)/berth-store $(BUILD)/berth-agent
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # The cluster commands' test runs berthctl as the unit tests do (tests/unit/ctl_run.h).
@@ -99,7 +105,7 @@ $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 # Each test binary runs on its own, the unit tests first, then the integration tests;
 # the last line totals them all.
 test: $(PROGRAMS) $(TESTS) $(INTEG_TESTS)
-	@BERTH_STORE_BIN=$(BUILD)/berth-store tests/run-unit $(TESTS) $(INTEG_TESTS)
+	@BERTH_STORE_BIN=$(BUILD)/berth-store BERTH_AGENT_BIN=$(BUILD)/berth-agent tests/run-unit $(TESTS) $(INTEG_TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \

@@ -1,0 +1,212 @@
+/* tests/integ/test_agent.c: berth-agent in sim mode on a real three-member cluster: it
+ * registers its instances (records, zones round-robin, alive keys on its lease); a task
+ * placed by hand with the Place transaction goes PENDING -> RUNNING -> STOPPED with its
+ * resources released in the stopping transaction (counters, ports, placed index, group
+ * counter); a stop request stops a running task; SIGKILL makes the alive keys go after the
+ * lease TTL, and the restarted agent stops the task it no longer runs ("agent restarted");
+ * SIGTERM reports running tasks STOPPED and revokes the lease. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/integ/agent_fix.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define TA_TTL "2"
+
+/* Polls until the cluster has n alive keys; returns the milliseconds it took. */
+static uint64_t ta_wait_alive(struct agent_fix *f, uint64_t n, uint32_t timeout_ms)
+{
+	char prefix[MODEL_KEY_MAX];
+	uint64_t t0 = cluster_now_ms(), seen;
+	model_key_prefix(prefix, MODEL_KEY_ALIVE, f->cluster, NULL);
+	while ((seen = agent_fix_count(f, prefix)) != n) {
+		if (cluster_now_ms() - t0 > timeout_ms)
+			fail_msg("%llu alive keys, not %llu, after %u ms", (unsigned long long)seen,
+				 (unsigned long long)n, timeout_ms);
+		poll(NULL, 0, 30);
+	}
+	return cluster_now_ms() - t0;
+}
+
+static void ta_check_instance(struct agent_fix *f, const char *iid, const char *zone)
+{
+	char ik[MODEL_KEY_MAX], ak[MODEL_KEY_MAX], err[256];
+	struct berth_result r = {0}, ra = {0};
+	struct model_instance in = {0};
+	model_key_instance(ik, f->cluster, iid);
+	model_key_alive(ak, f->cluster, iid);
+	assert_int_equal(berth_get(f->b, ik, strlen(ik), 0, false, &r), 0);
+	assert_non_null(berth_result_kv(&r));
+	const struct reply_kv *kv = berth_result_kv(&r);
+	assert_int_equal(model_instance_decode(kv->value.p, kv->value.n, &in, err, sizeof(err)), 0);
+	assert_string_equal(in.id, iid);
+	assert_string_equal(in.cluster, f->cluster);
+	assert_int_equal(in.cpu, 2048);
+	assert_int_equal(in.memory, 4096);
+	assert_int_equal(in.nports, 1);
+	assert_int_equal(in.ports[0].from, 8000);
+	assert_int_equal(in.ports[0].to, 8009);
+	assert_int_equal(in.status, MODEL_INSTANCE_ACTIVE);
+	assert_string_equal(model_instance_attr(&in, "zone"), zone);
+	assert_string_equal(model_instance_attr(&in, "instance-type"), "sim.large");
+	assert_int_equal(berth_get(f->b, ak, strlen(ak), 0, false, &ra), 0);
+	assert_non_null(berth_result_kv(&ra));
+	assert_int_not_equal(in.lease, 0);
+	assert_int_equal(berth_result_kv(&ra)->lease, in.lease);
+	model_instance_free(&in);
+	berth_result_free(&r);
+	berth_result_free(&ra);
+}
+
+static const char *const ta_args[] = {"--instances", "3",
+				      "--id-prefix", "sim",
+				      "--zones",     "a,b",
+				      "--cpu",       "2048",
+				      "--memory",    "4096",
+				      "--ports",     "8000-8009",
+				      "--attribute", "instance-type=sim.large",
+				      "--lease-ttl", TA_TTL,
+				      "--run-ms",    "0",
+				      NULL};
+
+static void test_agent_sim_lifecycle(void **state)
+{
+	struct agent_fix *f = *state;
+	struct model_task t = {0};
+	char a[MODEL_TASK_ID_LEN + 1], b[MODEL_TASK_ID_LEN + 1], c[MODEL_TASK_ID_LEN + 1];
+	char key[MODEL_KEY_MAX];
+	const uint16_t pa[] = {8001, 8002}, pb[] = {8005};
+	agent_fix_cluster(f);
+	agent_fix_start(f, ta_args);
+	ta_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
+	ta_check_instance(f, "sim-0", "a");
+	ta_check_instance(f, "sim-1", "b");
+	ta_check_instance(f, "sim-2", "a");
+
+	/* Placed by hand: RUNNING, holding what Place took. */
+	agent_fix_place(f, "sim-1", "web", 1, 512, 256, pa, 2, a);
+	agent_fix_wait_status(f, a, MODEL_TASK_RUNNING, AGENT_FIX_WAIT_MS, &t);
+	assert_string_equal(t.instance, "sim-1");
+	model_key_alloc_cpu(key, f->cluster, "sim-1");
+	assert_int_equal(agent_fix_int(f, key), 512);
+	model_key_alloc_port(key, f->cluster, "sim-1", 8002);
+	assert_true(agent_fix_exists(f, key));
+	/* A stop request: STOPPED with its reason, everything released in that transaction. */
+	agent_fix_stop_request(f, a, "test: scale down");
+	agent_fix_wait_status(f, a, MODEL_TASK_STOPPED, AGENT_FIX_WAIT_MS, &t);
+	assert_string_equal(t.stop_reason, "test: scale down");
+	assert_int_equal(t.desired_status, MODEL_TASK_STOPPED);
+	agent_fix_released(f, "sim-1", "family:web");
+
+	/* SIGKILL: the alive keys go after the lease TTL; the records and the task stay. */
+	agent_fix_place(f, "sim-2", "web", 1, 256, 128, pb, 1, b);
+	agent_fix_wait_status(f, b, MODEL_TASK_RUNNING, AGENT_FIX_WAIT_MS, &t);
+	assert_int_equal(child_stop(&f->agent, SIGKILL, 5000, NULL), 0);
+	uint64_t gone = ta_wait_alive(f, 0, AGENT_FIX_WAIT_MS);
+	printf("alive keys gone %llu ms after SIGKILL (lease TTL %s s)\n", (unsigned long long)gone,
+	       TA_TTL);
+	assert_true(gone >= 500);
+	model_key_prefix(key, MODEL_KEY_INSTANCE, f->cluster, NULL);
+	assert_int_equal(agent_fix_count(f, key), 3);
+	agent_fix_task(f, b, &t);
+	assert_int_equal(t.last_status, MODEL_TASK_RUNNING);
+
+	/* Restarted, the agent stops the task it does not run, and registers again. */
+	agent_fix_start(f, ta_args);
+	agent_fix_wait_status(f, b, MODEL_TASK_STOPPED, AGENT_FIX_WAIT_MS, &t);
+	assert_string_equal(t.stop_reason, "agent restarted");
+	assert_false(t.has_exit_code);
+	agent_fix_released(f, "sim-2", "family:web");
+	ta_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
+
+	/* SIGTERM: the running task is reported STOPPED, the lease revoked, exit status 0. */
+	agent_fix_place(f, "sim-0", "api", 2, 100, 100, NULL, 0, c);
+	agent_fix_wait_status(f, c, MODEL_TASK_RUNNING, AGENT_FIX_WAIT_MS, &t);
+	agent_fix_stop(f, SIGTERM, AGENT_FIX_WAIT_MS);
+	agent_fix_task(f, c, &t);
+	assert_int_equal(t.last_status, MODEL_TASK_STOPPED);
+	assert_string_equal(t.stop_reason, "agent stopped");
+	agent_fix_released(f, "sim-0", "family:api");
+	model_key_prefix(key, MODEL_KEY_ALIVE, f->cluster, NULL);
+	assert_int_equal(agent_fix_count(f, key), 0);
+	/* The second process: it started one run and stopped two tasks. */
+	assert_true(child_log_has(&f->agent, "counters (exit): instances=3 running=0 started=1 "
+					     "stopped=2 failed=0"));
+	model_task_free(&t);
+	agent_fix_finish(f);
+}
+
+/* Every status the task's key went through, from a watch opened before it was created. */
+static void test_agent_sim_run_ends(void **state)
+{
+	struct agent_fix *f = *state;
+	struct model_task t = {0};
+	char tid[MODEL_TASK_ID_LEN + 1], key[MODEL_KEY_MAX], err[256];
+	const char *const args[] = {"--ids",       "x1,x2", "--run-ms", "200-400",  "--fail-rate",
+				    "1",           "--cpu", "1000",     "--memory", "1000",
+				    "--lease-ttl", TA_TTL,  NULL};
+	struct berth_watch *w = NULL;
+	enum model_task_status seen[8];
+	size_t nseen = 0;
+	agent_fix_cluster(f);
+	agent_fix_start(f, args);
+	ta_wait_alive(f, 2, AGENT_FIX_WAIT_MS);
+	model_key_prefix(key, MODEL_KEY_TASK, f->cluster, NULL);
+	struct berth_watch_options wo = {.key = key, .klen = strlen(key), .prefix = true};
+	assert_int_equal(berth_watch_open(f->b, &wo, &w), 0);
+	agent_fix_place(f, "x2", "batch", 7, 1000, 1000, NULL, 0, tid);
+	uint64_t deadline = cluster_now_ms() + AGENT_FIX_WAIT_MS;
+	while ((nseen == 0 || seen[nseen - 1] != MODEL_TASK_STOPPED) && nseen < 8) {
+		struct berth_watch_batch batch = {0};
+		assert_true(cluster_now_ms() < deadline);
+		int rv = berth_watch_next(w, 500, &batch);
+		if (rv == BERTH_ETIMEOUT)
+			continue;
+		assert_int_equal(rv, 0);
+		for (size_t i = 0; i < batch.nevents && nseen < 8; i++) {
+			const struct berth_event *e = &batch.events[i];
+			assert_int_equal(e->type, MSG_OP_PUT);
+			assert_int_equal(model_task_decode(e->kv.value.p, e->kv.value.n, &t, err,
+							   sizeof(err)),
+					 0);
+			seen[nseen++] = t.last_status;
+			model_task_free(&t);
+		}
+		berth_watch_batch_free(&batch);
+	}
+	berth_watch_close(w);
+	assert_int_equal(nseen, 4);
+	assert_int_equal(seen[0], MODEL_TASK_PROVISIONING);
+	assert_int_equal(seen[1], MODEL_TASK_PENDING);
+	assert_int_equal(seen[2], MODEL_TASK_RUNNING);
+	assert_int_equal(seen[3], MODEL_TASK_STOPPED);
+	agent_fix_task(f, tid, &t);
+	assert_true(t.has_exit_code);
+	assert_int_equal(t.exit_code, 1);
+	assert_string_equal(t.stop_reason, "simulated failure");
+	assert_int_equal(t.desired_status, MODEL_TASK_RUNNING);
+	agent_fix_released(f, "x2", "family:batch");
+	model_task_free(&t);
+	agent_fix_stop(f, SIGTERM, AGENT_FIX_WAIT_MS);
+	assert_true(child_log_has(&f->agent, "started=1 stopped=1 failed=1"));
+	agent_fix_finish(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_agent_sim_lifecycle, agent_fix_setup,
+						agent_fix_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_sim_run_ends, agent_fix_setup,
+						agent_fix_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
