@@ -6,7 +6,8 @@
  * Everything runs on one libuv loop through libberth's asynchronous API:
  *   tools/agent_config.c  the option table: command line, defaults, --help, validation
  *   tools/agent.c         the program: lease, registration, keepalive, counters, signals
- *   tools/agent_tasks.c   the tasks: list, watch, each task's state, start and stopped
+ *   tools/agent_watch.c   the cluster's tasks: a paged listing, then one watch
+ *   tools/agent_tasks.c   each task's state, the Start and Stopped transactions
  *   tools/agent_run.c     running a task: a timer (sim) or the containers' commands (exec)
  * Nothing here includes store/: the agent talks to the store over the wire only. */
 #ifndef BERTH_TOOLS_AGENT_H
@@ -85,9 +86,10 @@ void agent_config_instance(const struct agent_config *c, size_t i, struct model_
 
 /* What the agent counts; printed every --stats-ms and at exit. */
 struct agent_counters {
-	uint64_t started;   /* runs started */
-	uint64_t stopped;   /* Stopped transactions committed */
-	uint64_t failed;    /* runs that ended with a non-zero exit code or could not start */
+	uint64_t started; /* runs started */
+	uint64_t stopped; /* Stopped transactions committed */
+	uint64_t
+		failed; /* runs that ended by themselves with a non-zero exit code, or never started */
 	uint64_t conflicts; /* compare-and-swap failures (the task had changed) */
 	uint64_t retries;   /* transactions sent again after an error */
 	uint64_t regrants;  /* leases granted again after the last one was lost */
@@ -115,6 +117,7 @@ struct agent_task {
 	char reason[MODEL_REASON_MAX + 1];
 	bool has_exit;
 	int exit_code;
+	bool killed;             /* agent_run_kill ended it: not counted as failed */
 	struct model_taskdef td; /* exec: the task definition, once read */
 	bool have_td;
 	struct agent_proc *procs; /* owned, exec: one per container with a command */
@@ -160,10 +163,18 @@ long agent_instance_index(const struct agent *ag, const char *iid);
 void agent_shutdown_check(struct agent *ag);
 void agent_print_counters(const struct agent *ag, const char *when);
 
-/* agent_tasks.c */
+/* agent_watch.c */
 /* Lists the cluster's tasks (paged, at one revision) and then watches from there; on
  * BERTH_ECOMPACTED lists again. */
 void agent_tasks_start(struct agent *ag);
+
+/* agent_tasks.c */
+/* A task key and its value (NULL: deleted) at rev, from the listing, the watch or a
+ * transaction's failure branch: followed when it is placed on one of these instances. */
+void agent_task_seen(struct agent *ag, struct bytes key, const struct bytes *value, uint64_t rev);
+/* The record at rev replaces what t knew (an older one is ignored; rev 0 always wins).
+ * rec NULL or empty: deleted. Takes ownership of *rec. */
+void agent_task_update(struct agent_task *t, struct model_task *rec, uint64_t rev);
 /* Moves the task on according to its record and its run (docs/agent.md has the table). */
 void agent_task_step(struct agent_task *t);
 /* Tasks still running locally or with a call in flight. */

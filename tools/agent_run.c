@@ -35,7 +35,7 @@ static void run_end(struct agent_task *t, bool has_exit, int code, const char *f
 	t->exit_code = code;
 	t->local = AGENT_LOCAL_ENDED;
 	uv_timer_stop(&t->run_timer);
-	if (has_exit && code != 0)
+	if (has_exit && code != 0 && !t->killed) /* a run this agent ended is no failure */
 		t->ag->n.failed++;
 	log_info("task %s: run ended: %s (exit code %d)", t->id, t->reason, has_exit ? code : -1);
 }
@@ -234,6 +234,7 @@ void agent_run_start(struct agent_task *t)
 {
 	t->reason[0] = 0;
 	t->has_exit = false;
+	t->killed = false;
 	if (t->ag->cfg->exec)
 		run_exec_start(t);
 	else
@@ -246,6 +247,7 @@ void agent_run_kill(struct agent_task *t, const char *reason)
 		return;
 	if (t->reason[0] == 0)
 		snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	t->killed = true;
 	if (!t->ag->cfg->exec) {
 		run_end(t, false, 0, "%s", reason); /* sim: ended now, no exit code */
 		return;

@@ -1,9 +1,8 @@
-/* tools/agent_tasks.c: berth-agent's tasks. One listing of the cluster's tasks/ prefix
- * (paged, at one revision R), then one asynchronous watch from R (a new listing on
- * BERTH_ECOMPACTED); every task whose instanceId is one of this agent's is followed and
- * moved on by agent_task_step with the Start and Stopped transactions of docs/commits.md.
- * Every transaction compares the task's mod_rev; its failure branch reads the task back,
- * so a conflict costs one round trip, after which the task is judged again. */
+/* tools/agent_tasks.c: berth-agent's tasks. Every task whose instanceId is one of this
+ * agent's (as tools/agent_watch.c delivers them) is followed and moved on by
+ * agent_task_step with the Start and Stopped transactions of docs/commits.md. Every
+ * transaction compares the task's mod_rev; its failure branch reads the task back, so a
+ * conflict costs one round trip, after which the task is judged again. */
 #include "tools/agent.h"
 
 #include "common/err.h"
@@ -62,9 +61,7 @@ static void task_drop(struct agent_task *t)
 	agent_shutdown_check(ag);
 }
 
-/* The record at rev replaces what t knew (an older one is ignored). value NULL: deleted.
- * Takes ownership of *rec. */
-static void task_update(struct agent_task *t, struct model_task *rec, uint64_t rev)
+void agent_task_update(struct agent_task *t, struct model_task *rec, uint64_t rev)
 {
 	if (rev != 0 && rev <= t->rev) {
 		if (rec != NULL)
@@ -92,12 +89,10 @@ static void task_absorb(struct agent_task *t, const struct reply_kv *kv, uint64_
 		log_warn("task %s: record refused: %s", t->id, merr);
 		return;
 	}
-	task_update(t, &rec, kv != NULL ? (uint64_t)kv->mod_rev : rev);
+	agent_task_update(t, &rec, kv != NULL ? (uint64_t)kv->mod_rev : rev);
 }
 
-/* A task key and its value (NULL: deleted) at rev, from the listing, the watch or a
- * transaction's failure branch. */
-static void task_seen(struct agent *ag, struct bytes key, const struct bytes *value, uint64_t rev)
+void agent_task_seen(struct agent *ag, struct bytes key, const struct bytes *value, uint64_t rev)
 {
 	struct model_key k;
 	struct model_task rec = {0};
@@ -125,7 +120,7 @@ static void task_seen(struct agent *ag, struct bytes key, const struct bytes *va
 		return;
 	}
 	t->list_gen = ag->list_gen;
-	task_update(t, value != NULL ? &rec : NULL, rev);
+	agent_task_update(t, value != NULL ? &rec : NULL, rev);
 	if (!t->in_flight)
 		agent_task_step(t);
 }
@@ -150,9 +145,19 @@ static void task_retry(struct agent_task *t, bool conflict)
 
 struct task_txn {
 	struct agent_task *t;
-	struct model_task next; /* what the success branch wrote (borrowed strings) */
+	/* The record to write; it borrows from t->rec, which the watch may replace while the
+	 * call is in flight: only read before the call is sent. */
+	struct model_task next;
+	uint8_t *bytes; /* owned: next, encoded, as the success branch puts it */
+	size_t len;
 	bool stopped;
 };
+
+static void task_txn_free(struct task_txn *x)
+{
+	free(x->bytes);
+	free(x);
+}
 
 static void task_txn_done(struct berth_result *res, const char *msg, void *data)
 {
@@ -163,18 +168,15 @@ static void task_txn_done(struct berth_result *res, const char *msg, void *data)
 	if (res->err == 0 && res->resp.reply.succeeded) {
 		struct model_task rec = {0};
 		char merr[256];
-		struct mp_buf b;
-		/* Keep what was written, as its own copy (x->next borrows). */
-		mp_buf_init(&b);
-		if (model_task_encode(&x->next, &b, merr, sizeof(merr)) == 0)
-			model_task_decode(b.data, b.len, &rec, merr, sizeof(merr));
-		mp_buf_close(&b);
+		/* What was written becomes what the agent knows, at the txn's revision. */
+		if (model_task_decode(x->bytes, x->len, &rec, merr, sizeof(merr)) != 0)
+			log_error("task %s: own record refused: %s", t->id, merr);
 		if (x->stopped)
 			ag->n.stopped++;
-		log_info("task %s on %s: %s%s%s", t->id, t->rec.instance,
+		log_info("task %s on %s: %s%s%s", t->id, rec.instance ? rec.instance : "?",
 			 x->stopped ? "STOPPED" : "RUNNING", x->stopped ? ": " : "",
-			 x->stopped ? x->next.stop_reason : "");
-		task_update(t, &rec, res->resp.reply.rev);
+			 x->stopped && rec.stop_reason ? rec.stop_reason : "");
+		agent_task_update(t, &rec, res->resp.reply.rev);
 		if (x->stopped)
 			t->forget = true;
 	} else if (res->err == 0) {
@@ -186,17 +188,17 @@ static void task_txn_done(struct berth_result *res, const char *msg, void *data)
 		unsigned attempts = t->attempts;
 		task_absorb(t, kv, res->resp.reply.rev);
 		t->attempts = attempts;
-		free(x);
+		task_txn_free(x);
 		task_retry(t, true);
 		return;
 	} else {
 		log_warn("task %s: %s%s: %s", t->id, err_name(res->err),
 			 res->indeterminate ? " (may have been applied)" : "", msg);
-		free(x);
+		task_txn_free(x);
 		task_retry(t, false);
 		return;
 	}
-	free(x);
+	task_txn_free(x);
 	agent_task_step(t);
 }
 
@@ -215,11 +217,13 @@ static void task_txn_send(struct agent_task *t, struct task_txn *x)
 	mp_buf_init(&b);
 	if (rv == 0)
 		rv = model_task_encode(&x->next, &b, merr, sizeof(merr));
+	if (rv == 0 && (x->bytes = mp_buf_take(&b, &x->len)) == NULL)
+		rv = BERTH_ENOMEM;
 	struct bytes tk = {(const uint8_t *)keys[0], strlen(keys[0])};
 	struct msg_compare cmp = {
 		.target = MSG_CMP_MOD, .op = MSG_EQ, .key = tk, .num = (int64_t)t->rev};
 	struct msg_op get = {.type = MSG_OP_RANGE, .key = tk};
-	ops[n++] = (struct msg_op){.type = MSG_OP_PUT, .key = tk, .value = {b.data, b.len}};
+	ops[n++] = (struct msg_op){.type = MSG_OP_PUT, .key = tk, .value = {x->bytes, x->len}};
 	if (x->stopped && rv == 0) {
 		rv = model_key_alloc_cpu(keys[1], cl, iid) | model_key_alloc_mem(keys[2], cl, iid) |
 		     model_key_group(keys[3], cl, r->group, iid) |
@@ -250,7 +254,7 @@ static void task_txn_send(struct agent_task *t, struct task_txn *x)
 	if (rv != 0) {
 		log_error("task %s: %s: %s", t->id, err_name(rv),
 			  rv == BERTH_EBADREQ ? merr : err_text(rv));
-		free(x);
+		task_txn_free(x);
 		task_retry(t, false);
 		return;
 	}
@@ -388,135 +392,6 @@ void agent_task_step(struct agent_task *t)
 		task_send_stopped(t, t->reason, t->has_exit, t->exit_code);
 		return;
 	}
-}
-
-/* ---- Listing and watching ---- */
-
-static void tasks_list_page(struct agent *ag);
-static void tasks_list(struct agent *ag);
-static void tasks_watch(struct agent *ag);
-
-static void tasks_page_cb(uv_timer_t *tm)
-{
-	tasks_list_page(tm->data);
-}
-
-static void tasks_list_cb(uv_timer_t *tm)
-{
-	tasks_list(tm->data);
-}
-
-static void tasks_listed(struct berth_result *res, const char *msg, void *data)
-{
-	struct agent *ag = data;
-	if (ag->stopping || ag->a == NULL)
-		return;
-	if (res->err != 0) {
-		log_warn("list tasks: %s: %s", err_name(res->err), msg);
-		/* Compacted under the listing: from the start, at a newer revision. */
-		uv_timer_start(&ag->list_timer,
-			       res->err == BERTH_ECOMPACTED ? tasks_list_cb : tasks_page_cb, 500,
-			       0);
-		return;
-	}
-	const struct reply_op *op = res->resp.reply.nops == 1 ? &res->resp.reply.ops[0] : NULL;
-	if (ag->list_rev == 0)
-		ag->list_rev = res->resp.reply.rev;
-	for (uint32_t i = 0; op != NULL && i < op->nkvs; i++)
-		task_seen(ag, op->kvs[i].key, &op->kvs[i].value, (uint64_t)op->kvs[i].mod_rev);
-	if (op != NULL && op->more && op->nkvs > 0) {
-		const struct reply_kv *last = &op->kvs[op->nkvs - 1];
-		if (last->key.n < MODEL_KEY_MAX) {
-			memcpy(ag->list_next, last->key.p, last->key.n);
-			ag->list_next[last->key.n] = 0; /* next page: after the last key */
-			tasks_list_page(ag);
-			return;
-		}
-	}
-	/* Tasks the listing did not see were deleted while no watch ran. */
-	for (size_t i = ag->ntasks; i-- > 0;) {
-		struct agent_task *t = ag->tasks[i];
-		if (t->list_gen != ag->list_gen && !t->in_flight) {
-			task_update(t, NULL, 0);
-			agent_task_step(t);
-		}
-	}
-	ag->listing = false;
-	log_info("listed the cluster's tasks at revision %" PRIu64 ": %zu on these instances",
-		 ag->list_rev, ag->ntasks);
-	tasks_watch(ag);
-}
-
-static void tasks_list_page(struct agent *ag)
-{
-	char prefix[MODEL_KEY_MAX], end[MODEL_KEY_MAX];
-	model_key_prefix(prefix, MODEL_KEY_TASK, ag->cfg->cluster, NULL);
-	size_t plen = strlen(prefix);
-	memcpy(end, prefix, plen);
-	end[plen - 1]++; /* '/' + 1: just past every key under the prefix */
-	/* From the prefix, or just after the last key of the previous page. */
-	size_t klen = ag->list_next[0] ? strlen(ag->list_next) + 1 : plen;
-	struct berth_range r = {.key = ag->list_next[0] ? ag->list_next : prefix,
-				.klen = klen,
-				.end = end,
-				.elen = plen,
-				.limit = AGENT_LIST_PAGE,
-				.rev = ag->list_rev};
-	int rv = berth_async_range(ag->a, &r, tasks_listed, ag);
-	if (rv != 0) {
-		log_warn("list tasks: %s", err_name(rv));
-		uv_timer_start(&ag->list_timer, tasks_page_cb, 500, 0);
-	}
-}
-
-static void tasks_list(struct agent *ag)
-{
-	ag->listing = true;
-	ag->list_gen++;
-	ag->list_rev = 0;
-	ag->list_next[0] = 0;
-	tasks_list_page(ag);
-}
-
-static void tasks_watch_cb(struct berth_async_watch *w, int err, struct berth_watch_batch *batch,
-			   void *data)
-{
-	struct agent *ag = data;
-	if (err != 0) {
-		ag->watch = NULL;
-		ag->watching = false;
-		if (ag->stopping || err == BERTH_ECLOSED)
-			return;
-		log_warn("watch tasks: %s (compacted at %" PRIu64 "); listing again", err_name(err),
-			 err == BERTH_ECOMPACTED ? berth_async_watch_compacted(w) : 0);
-		tasks_list(ag);
-		return;
-	}
-	for (size_t i = 0; i < batch->nevents; i++) {
-		const struct berth_event *e = &batch->events[i];
-		task_seen(ag, e->kv.key, e->type == MSG_OP_PUT ? &e->kv.value : NULL,
-			  (uint64_t)e->kv.mod_rev);
-	}
-}
-
-static void tasks_watch(struct agent *ag)
-{
-	char prefix[MODEL_KEY_MAX];
-	model_key_prefix(prefix, MODEL_KEY_TASK, ag->cfg->cluster, NULL);
-	struct berth_async_watch_options o = {
-		.w = {.key = prefix, .klen = strlen(prefix), .prefix = true, .rev = ag->list_rev}};
-	int rv = berth_async_watch(ag->a, &o, tasks_watch_cb, ag, &ag->watch);
-	if (rv != 0) {
-		log_warn("watch tasks: %s; listing again", err_name(rv));
-		uv_timer_start(&ag->list_timer, tasks_list_cb, 500, 0);
-		return;
-	}
-	ag->watching = true;
-}
-
-void agent_tasks_start(struct agent *ag)
-{
-	tasks_list(ag);
 }
 
 size_t agent_tasks_busy(const struct agent *ag)

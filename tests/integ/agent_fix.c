@@ -93,6 +93,11 @@ void agent_fix_stop(struct agent_fix *f, int sig, uint32_t timeout_ms)
 
 void agent_fix_finish(struct agent_fix *f)
 {
+	static const char *const pats[] = {"ERROR: AddressSanitizer",
+					   "runtime error:", "LeakSanitizer"};
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		if (child_log_has(&f->agent, pats[i]))
+			fail_msg("sanitizer report in %s: %s", f->agent.log, pats[i]);
 	berth_close(f->b);
 	f->b = NULL;
 	integ_finish(&f->in);
@@ -137,6 +142,21 @@ uint64_t agent_fix_count(struct agent_fix *f, const char *prefix)
 	uint64_t n = r.resp.reply.ops[0].count;
 	berth_result_free(&r);
 	return n;
+}
+
+/* Polls until the cluster has n alive keys; returns the milliseconds it took. */
+uint64_t agent_fix_wait_alive(struct agent_fix *f, uint64_t n, uint32_t timeout_ms)
+{
+	char prefix[MODEL_KEY_MAX];
+	uint64_t t0 = cluster_now_ms(), seen;
+	model_key_prefix(prefix, MODEL_KEY_ALIVE, f->cluster, NULL);
+	while ((seen = agent_fix_count(f, prefix)) != n) {
+		if (cluster_now_ms() - t0 > timeout_ms)
+			fail_msg("%llu alive keys, not %llu, after %u ms", (unsigned long long)seen,
+				 (unsigned long long)n, timeout_ms);
+		poll(NULL, 0, AGENT_FIX_POLL_MS);
+	}
+	return cluster_now_ms() - t0;
 }
 
 static uint64_t fix_now_ms(void)
@@ -193,7 +213,9 @@ void agent_fix_place(struct agent_fix *f, const char *iid, const char *family, u
 	struct msg_txn run = {.ncmp = 1, .nsucc = 1, .cmp = &c0, .succ = &p0};
 	fix_txn_ok(f, &run, "run");
 	mp_buf_close(&b1);
-	uint64_t r_t = agent_fix_task(f, tid, &(struct model_task){0});
+	struct model_task seen = {0};
+	uint64_t r_t = agent_fix_task(f, tid, &seen);
+	model_task_free(&seen);
 	/* Place on iid, fine-grained, exactly docs/commits.md. */
 	assert_int_equal(model_key_instance(ik, f->cluster, iid), 0);
 	assert_true(fix_get(f, ik, &r));

@@ -31,7 +31,8 @@ void agent_fix_cluster(struct agent_fix *f);
 void agent_fix_start(struct agent_fix *f, const char *const *extra);
 /* Signals the agent and asserts it exits by itself within timeout_ms with status 0. */
 void agent_fix_stop(struct agent_fix *f, int sig, uint32_t timeout_ms);
-/* Stops the members (exit status 0 each) and marks the test passed. */
+/* Asserts the agent's log holds no sanitizer report, stops the members (exit status 0
+ * each) and marks the test passed. */
 void agent_fix_finish(struct agent_fix *f);
 
 /* The key's value as a msgpack integer; 0 when missing. */
@@ -39,6 +40,10 @@ int64_t agent_fix_int(struct agent_fix *f, const char *key);
 bool agent_fix_exists(struct agent_fix *f, const char *key);
 /* Keys under prefix (linearizable). */
 uint64_t agent_fix_count(struct agent_fix *f, const char *prefix);
+
+/* Polls until the cluster has n alive keys; the milliseconds it took (fails after
+ * timeout_ms). */
+uint64_t agent_fix_wait_alive(struct agent_fix *f, uint64_t n, uint32_t timeout_ms);
 
 /* Run then Place (fine-grained) of a new task of family:rev, group family:FAMILY, with
  * cpu, memory and host ports, on instance iid; asserts both commit. tid gets its id. */

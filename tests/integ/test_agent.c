@@ -21,21 +21,6 @@
 
 #define TA_TTL "2"
 
-/* Polls until the cluster has n alive keys; returns the milliseconds it took. */
-static uint64_t ta_wait_alive(struct agent_fix *f, uint64_t n, uint32_t timeout_ms)
-{
-	char prefix[MODEL_KEY_MAX];
-	uint64_t t0 = cluster_now_ms(), seen;
-	model_key_prefix(prefix, MODEL_KEY_ALIVE, f->cluster, NULL);
-	while ((seen = agent_fix_count(f, prefix)) != n) {
-		if (cluster_now_ms() - t0 > timeout_ms)
-			fail_msg("%llu alive keys, not %llu, after %u ms", (unsigned long long)seen,
-				 (unsigned long long)n, timeout_ms);
-		poll(NULL, 0, 30);
-	}
-	return cluster_now_ms() - t0;
-}
-
 static void ta_check_instance(struct agent_fix *f, const char *iid, const char *zone)
 {
 	char ik[MODEL_KEY_MAX], ak[MODEL_KEY_MAX], err[256];
@@ -86,7 +71,7 @@ static void test_agent_sim_lifecycle(void **state)
 	const uint16_t pa[] = {8001, 8002}, pb[] = {8005};
 	agent_fix_cluster(f);
 	agent_fix_start(f, ta_args);
-	ta_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
+	agent_fix_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
 	ta_check_instance(f, "sim-0", "a");
 	ta_check_instance(f, "sim-1", "b");
 	ta_check_instance(f, "sim-2", "a");
@@ -110,7 +95,7 @@ static void test_agent_sim_lifecycle(void **state)
 	agent_fix_place(f, "sim-2", "web", 1, 256, 128, pb, 1, b);
 	agent_fix_wait_status(f, b, MODEL_TASK_RUNNING, AGENT_FIX_WAIT_MS, &t);
 	assert_int_equal(child_stop(&f->agent, SIGKILL, 5000, NULL), 0);
-	uint64_t gone = ta_wait_alive(f, 0, AGENT_FIX_WAIT_MS);
+	uint64_t gone = agent_fix_wait_alive(f, 0, AGENT_FIX_WAIT_MS);
 	printf("alive keys gone %llu ms after SIGKILL (lease TTL %s s)\n", (unsigned long long)gone,
 	       TA_TTL);
 	assert_true(gone >= 500);
@@ -125,7 +110,7 @@ static void test_agent_sim_lifecycle(void **state)
 	assert_string_equal(t.stop_reason, "agent restarted");
 	assert_false(t.has_exit_code);
 	agent_fix_released(f, "sim-2", "family:web");
-	ta_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
+	agent_fix_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
 
 	/* SIGTERM: the running task is reported STOPPED, the lease revoked, exit status 0. */
 	agent_fix_place(f, "sim-0", "api", 2, 100, 100, NULL, 0, c);
@@ -158,7 +143,7 @@ static void test_agent_sim_run_ends(void **state)
 	size_t nseen = 0;
 	agent_fix_cluster(f);
 	agent_fix_start(f, args);
-	ta_wait_alive(f, 2, AGENT_FIX_WAIT_MS);
+	agent_fix_wait_alive(f, 2, AGENT_FIX_WAIT_MS);
 	model_key_prefix(key, MODEL_KEY_TASK, f->cluster, NULL);
 	struct berth_watch_options wo = {.key = key, .klen = strlen(key), .prefix = true};
 	assert_int_equal(berth_watch_open(f->b, &wo, &w), 0);
