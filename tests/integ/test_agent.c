@@ -4,7 +4,8 @@
  * resources released in the stopping transaction (counters, ports, placed index, group
  * counter); a stop request stops a running task; SIGKILL makes the alive keys go after the
  * lease TTL, and the restarted agent stops the task it no longer runs ("agent restarted");
- * SIGTERM reports running tasks STOPPED and revokes the lease. */
+ * SIGTERM reports running tasks STOPPED and revokes the lease; a lease lost under the agent
+ * is granted again and the instances registered again, a DRAINING one kept DRAINING. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,12 +186,98 @@ static void test_agent_sim_run_ends(void **state)
 	agent_fix_finish(f);
 }
 
+/* The instance record's lease, and its status. */
+static uint64_t ta_instance(struct agent_fix *f, const char *iid, enum model_instance_status *st,
+			    uint64_t *rev)
+{
+	char key[MODEL_KEY_MAX], err[256];
+	struct berth_result r = {0};
+	struct model_instance in = {0};
+	model_key_instance(key, f->cluster, iid);
+	assert_int_equal(berth_get(f->b, key, strlen(key), 0, false, &r), 0);
+	const struct reply_kv *kv = berth_result_kv(&r);
+	assert_non_null(kv);
+	assert_int_equal(model_instance_decode(kv->value.p, kv->value.n, &in, err, sizeof(err)), 0);
+	uint64_t lease = in.lease;
+	*st = in.status;
+	if (rev != NULL)
+		*rev = (uint64_t)kv->mod_rev;
+	model_instance_free(&in);
+	berth_result_free(&r);
+	return lease;
+}
+
+/* The lease revoked under the agent: it grants a new one and registers again, keeping a
+ * DRAINING instance DRAINING (docs/commits.md, Register). */
+static void test_agent_lease_lost(void **state)
+{
+	struct agent_fix *f = *state;
+	const char *const args[] = {"--ids", "d1,d2", "--lease-ttl", TA_TTL, NULL};
+	char key[MODEL_KEY_MAX], err[256];
+	enum model_instance_status st;
+	struct berth_result r = {0};
+	struct model_instance in = {0};
+	struct mp_buf b;
+	uint64_t rev;
+	agent_fix_cluster(f);
+	agent_fix_start(f, args);
+	agent_fix_wait_alive(f, 2, AGENT_FIX_WAIT_MS);
+	/* Drain d1 as berthctl instance drain does: compare R(instances/d1), put DRAINING. */
+	uint64_t old = ta_instance(f, "d1", &st, &rev);
+	model_key_instance(key, f->cluster, "d1");
+	assert_int_equal(berth_get(f->b, key, strlen(key), 0, false, &r), 0);
+	assert_int_equal(model_instance_decode(berth_result_kv(&r)->value.p,
+					       berth_result_kv(&r)->value.n, &in, err, sizeof(err)),
+			 0);
+	berth_result_free(&r);
+	in.status = MODEL_INSTANCE_DRAINING;
+	mp_buf_init(&b);
+	assert_int_equal(model_instance_encode(&in, &b, err, sizeof(err)), 0);
+	struct msg_compare c = {.target = MSG_CMP_MOD,
+				.op = MSG_EQ,
+				.key = {(const uint8_t *)key, strlen(key)},
+				.num = (int64_t)rev};
+	struct msg_op p = {.type = MSG_OP_PUT, .key = c.key, .value = {b.data, b.len}};
+	struct msg_txn drain = {.ncmp = 1, .nsucc = 1, .cmp = &c, .succ = &p};
+	assert_int_equal(berth_txn(f->b, &drain, false, &r), 0);
+	assert_true(r.resp.reply.succeeded);
+	berth_result_free(&r);
+	mp_buf_close(&b);
+	model_instance_free(&in);
+
+	/* Revoked: the alive keys go at once, then come back on a new lease. */
+	assert_int_equal(berth_lease_revoke(f->b, old, &r), 0);
+	berth_result_free(&r);
+	uint64_t t0 = cluster_now_ms(), now1 = old, now2 = old;
+	while (now1 == old || now2 == old) {
+		now1 = ta_instance(f, "d1", &st, NULL);
+		now2 = ta_instance(f, "d2", &st, NULL);
+		if (cluster_now_ms() - t0 > AGENT_FIX_WAIT_MS)
+			fail_msg("the instances are still on lease %llx", (unsigned long long)old);
+		poll(NULL, 0, 30);
+	}
+	agent_fix_wait_alive(f, 2, AGENT_FIX_WAIT_MS);
+	assert_int_equal(ta_instance(f, "d1", &st, NULL), now1);
+	assert_int_equal(st, MODEL_INSTANCE_DRAINING);
+	assert_int_equal(ta_instance(f, "d2", &st, NULL), now1);
+	assert_int_equal(st, MODEL_INSTANCE_ACTIVE);
+	model_key_alive(key, f->cluster, "d1");
+	assert_int_equal(berth_get(f->b, key, strlen(key), 0, false, &r), 0);
+	assert_int_equal(berth_result_kv(&r)->lease, now1);
+	berth_result_free(&r);
+	agent_fix_stop(f, SIGTERM, AGENT_FIX_WAIT_MS);
+	assert_true(child_log_has(&f->agent, "regrants=1"));
+	agent_fix_finish(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_agent_sim_lifecycle, agent_fix_setup,
 						agent_fix_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_sim_run_ends, agent_fix_setup,
+						agent_fix_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_lease_lost, agent_fix_setup,
 						agent_fix_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
