@@ -94,7 +94,7 @@ static void agent_reg_done(struct berth_result *res, const char *msg, void *data
 	struct agent_reg *r = data;
 	struct agent *ag = r->ag;
 	ag->reg_pending--;
-	if (res->err != 0)
+	if (res->err != 0 && r->lease == ag->lease) /* else: the new lease's round has it */
 		agent_reg_failed(ag, r->i, "txn", res->err, msg);
 	else if (r->lease == ag->lease)
 		log_debug("registered %s (lease %" PRIx64 ")", ag->cfg->iids[r->i], r->lease);
@@ -124,10 +124,9 @@ static void agent_reg_got(struct berth_result *res, const char *msg, void *data)
 	struct mp_buf b;
 	const struct reply_kv *kv = res->err == 0 ? berth_result_kv(res) : NULL;
 	if (res->err != 0 || r->lease != ag->lease || ag->stopping) {
-		if (res->err != 0)
+		/* A lease granted meanwhile has registered (or will) every instance itself. */
+		if (res->err != 0 && r->lease == ag->lease && !ag->stopping)
 			agent_reg_failed(ag, r->i, "get", res->err, msg);
-		else if (!ag->stopping)
-			ag->reg_needed[r->i] = true; /* the lease changed meanwhile: next round */
 		ag->reg_pending--;
 		free(r);
 		return;
@@ -282,9 +281,12 @@ static void agent_finish(struct agent *ag)
 	if (ag->watch != NULL)
 		berth_async_watch_close(ag->watch);
 	ag->watch = NULL;
-	agent_tasks_close(ag);
-	berth_async_close(ag->a, agent_closed, ag);
+	/* The pending calls end first (their callbacks run inside close and may touch the
+	 * tasks), then the tasks are freed. */
+	struct berth_async *a = ag->a;
+	berth_async_close(a, agent_closed, ag);
 	ag->a = NULL;
+	agent_tasks_close(ag);
 }
 
 static void agent_revoked(struct berth_result *res, const char *msg, void *data)
@@ -379,7 +381,10 @@ int main(int argc, char **argv)
 				  .timeout_ms = (uint32_t)cfg.timeout_ms};
 	struct berth_async_limits lim = {.sessions = 32};
 	if (berth_async_open(&ag.a, &loop, &o, &lim, err, sizeof(err)) != 0) {
-		fprintf(stderr, "berth-agent: %s\n", err);
+		fprintf(stderr, "berth-agent: --endpoints: %s\n", err);
+		uv_loop_close(&loop);
+		free(ag.reg_needed);
+		agent_config_free(&cfg);
 		return 2;
 	}
 	uv_timer_t *timers[] = {&ag.keepalive_timer, &ag.stats_timer, &ag.retry_timer,

@@ -118,6 +118,7 @@ static void test_agent_bad_options(void **state)
 	} cases[] = {
 		{{NULL}, "--endpoints (or BERTH_ENDPOINTS) is required"},
 		{{"--endpoints", "nowhere"}, "--endpoints: 'nowhere' is not HOST:PORT"},
+		{{"--endpoints", "127.0.0.1:abc"}, "--endpoints: endpoint \"127.0.0.1:abc\": port"},
 		{{"--endpoints", "127.0.0.1:1", "--mode", "docker"}, "--mode: 'docker' is not"},
 		{{"--endpoints", "127.0.0.1:1", "--instances", "1001"},
 		 "--instances: '1001' is not a number in 1..1000"},
