@@ -5,7 +5,8 @@
  * counter); a stop request stops a running task; SIGKILL makes the alive keys go after the
  * lease TTL, and the restarted agent stops the task it no longer runs ("agent restarted");
  * SIGTERM reports running tasks STOPPED and revokes the lease; a lease lost under the agent
- * is granted again and the instances registered again, a DRAINING one kept DRAINING. */
+ * is granted again and the instances registered again, a DRAINING one kept DRAINING; 520
+ * tasks, more than a listing page, all found, started and stopped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,6 +271,65 @@ static void test_agent_lease_lost(void **state)
 	agent_fix_finish(f);
 }
 
+/* How many of the cluster's tasks have last status st (one range, every record decoded). */
+static size_t ta_count_status(struct agent_fix *f, enum model_task_status st)
+{
+	char prefix[MODEL_KEY_MAX], err[256];
+	struct berth_result r = {0};
+	size_t n = 0;
+	model_key_prefix(prefix, MODEL_KEY_TASK, f->cluster, NULL);
+	struct berth_range q = {.key = prefix, .klen = strlen(prefix), .prefix = true};
+	assert_int_equal(berth_range(f->b, &q, &r), 0);
+	for (uint32_t i = 0; i < r.resp.reply.ops[0].nkvs; i++) {
+		const struct reply_kv *kv = &r.resp.reply.ops[0].kvs[i];
+		struct model_task t = {0};
+		assert_int_equal(model_task_decode(kv->value.p, kv->value.n, &t, err, sizeof(err)),
+				 0);
+		n += t.last_status == st;
+		model_task_free(&t);
+	}
+	berth_result_free(&r);
+	return n;
+}
+
+/* More tasks than one listing page (AGENT_LIST_PAGE, 500), placed before the agent starts:
+ * every one is found, started, and on SIGTERM stopped with everything released. */
+#define TA_MANY 520
+static void test_agent_many_tasks(void **state)
+{
+	struct agent_fix *f = *state;
+	const char *const args[] = {"--ids", "m0,m1,m2,m3", "--lease-ttl", "60", NULL};
+	const char *ids[] = {"m0", "m1", "m2", "m3"};
+	char tid[MODEL_TASK_ID_LEN + 1], key[MODEL_KEY_MAX];
+	agent_fix_cluster(f);
+	agent_fix_start(f, args);
+	agent_fix_wait_alive(f, 4, AGENT_FIX_WAIT_MS);
+	assert_int_equal(child_stop(&f->agent, SIGKILL, 5000, NULL), 0);
+	/* The alive keys outlive the agent by one TTL (60 s): Place needs them. */
+	uint64_t t0 = cluster_now_ms();
+	for (unsigned i = 0; i < TA_MANY; i++)
+		agent_fix_place(f, ids[i % 4], "many", 1, 1, 1, NULL, 0, tid);
+	printf("placed %d tasks in %llu ms\n", TA_MANY,
+	       (unsigned long long)(cluster_now_ms() - t0));
+	assert_int_equal(ta_count_status(f, MODEL_TASK_PENDING), TA_MANY);
+	agent_fix_start(f, args);
+	t0 = cluster_now_ms();
+	while (ta_count_status(f, MODEL_TASK_RUNNING) != TA_MANY) {
+		if (cluster_now_ms() - t0 > 2 * AGENT_FIX_WAIT_MS)
+			fail_msg("%zu of %d tasks RUNNING", ta_count_status(f, MODEL_TASK_RUNNING),
+				 TA_MANY);
+		poll(NULL, 0, 50);
+	}
+	model_key_alloc_cpu(key, f->cluster, "m3");
+	assert_int_equal(agent_fix_int(f, key), TA_MANY / 4);
+	agent_fix_stop(f, SIGTERM, 2 * AGENT_FIX_WAIT_MS);
+	assert_int_equal(ta_count_status(f, MODEL_TASK_STOPPED), TA_MANY);
+	for (unsigned i = 0; i < 4; i++)
+		agent_fix_released(f, ids[i], "family:many");
+	assert_true(child_log_has(&f->agent, "started=520 stopped=520 failed=0 conflicts=0"));
+	agent_fix_finish(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +338,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_sim_run_ends, agent_fix_setup,
 						agent_fix_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_lease_lost, agent_fix_setup,
+						agent_fix_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_many_tasks, agent_fix_setup,
 						agent_fix_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
