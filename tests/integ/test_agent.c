@@ -4,7 +4,7 @@
  * resources released in the stopping transaction (counters, ports, placed index, group
  * counter); a stop request stops a running task; SIGKILL makes the alive keys go after the
  * lease TTL, and the restarted agent stops the task it no longer runs ("agent restarted");
- * SIGTERM reports running tasks STOPPED and revokes the lease; a lease lost under the agent
+ * a conflict is resolved by reading the task back; SIGTERM reports running tasks STOPPED and revokes the lease; a lease lost under the agent
  * is granted again and the instances registered again, a DRAINING one kept DRAINING; 520
  * tasks, more than a listing page, all found, started and stopped. */
 #include <setjmp.h>
@@ -68,7 +68,8 @@ static void test_agent_sim_lifecycle(void **state)
 {
 	struct agent_fix *f = *state;
 	struct model_task t = {0};
-	char a[MODEL_TASK_ID_LEN + 1], b[MODEL_TASK_ID_LEN + 1], c[MODEL_TASK_ID_LEN + 1];
+	char a[MODEL_TASK_ID_LEN + 1], b[MODEL_TASK_ID_LEN + 1], c[MODEL_TASK_ID_LEN + 1],
+		d[MODEL_TASK_ID_LEN + 1];
 	char key[MODEL_KEY_MAX];
 	const uint16_t pa[] = {8001, 8002}, pb[] = {8005};
 	agent_fix_cluster(f);
@@ -114,6 +115,19 @@ static void test_agent_sim_lifecycle(void **state)
 	agent_fix_released(f, "sim-2", "family:web");
 	agent_fix_wait_alive(f, 3, AGENT_FIX_WAIT_MS);
 
+	/* A conflict: two stop requests while the agent is stopped (SIGSTOP). It acts on the
+	 * first, its compare fails on the second (the failure branch reads the task back), and
+	 * it stops the task as the second says. */
+	agent_fix_place(f, "sim-0", "web", 1, 128, 128, NULL, 0, d);
+	agent_fix_wait_status(f, d, MODEL_TASK_RUNNING, AGENT_FIX_WAIT_MS, &t);
+	assert_int_equal(kill(f->agent.pid, SIGSTOP), 0);
+	agent_fix_stop_request(f, d, "test: first");
+	agent_fix_stop_request(f, d, "test: second");
+	assert_int_equal(kill(f->agent.pid, SIGCONT), 0);
+	agent_fix_wait_status(f, d, MODEL_TASK_STOPPED, AGENT_FIX_WAIT_MS, &t);
+	assert_string_equal(t.stop_reason, "test: second");
+	agent_fix_released(f, "sim-0", "family:web");
+
 	/* SIGTERM: the running task is reported STOPPED, the lease revoked, exit status 0. */
 	agent_fix_place(f, "sim-0", "api", 2, 100, 100, NULL, 0, c);
 	agent_fix_wait_status(f, c, MODEL_TASK_RUNNING, AGENT_FIX_WAIT_MS, &t);
@@ -124,9 +138,9 @@ static void test_agent_sim_lifecycle(void **state)
 	agent_fix_released(f, "sim-0", "family:api");
 	model_key_prefix(key, MODEL_KEY_ALIVE, f->cluster, NULL);
 	assert_int_equal(agent_fix_count(f, key), 0);
-	/* The second process: it started one run and stopped two tasks. */
-	assert_true(child_log_has(&f->agent, "counters (exit): instances=3 running=0 started=1 "
-					     "stopped=2 failed=0"));
+	/* The second process: it started two runs, stopped three tasks, met one conflict. */
+	assert_true(child_log_has(&f->agent, "counters (exit): instances=3 running=0 started=2 "
+					     "stopped=3 failed=0 conflicts=1 retries=0"));
 	model_task_free(&t);
 	agent_fix_finish(f);
 }
