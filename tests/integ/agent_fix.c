@@ -19,11 +19,16 @@
 
 #define AGENT_FIX_POLL_MS 30
 
+/* The members, the folder and the signal handling are integ's (tests/integ/integ.h). */
 int agent_fix_setup(void **state)
 {
 	struct agent_fix *f = calloc(1, sizeof(*f));
-	if (f == NULL)
+	void *in = NULL;
+	if (f == NULL || integ_setup(&in) != 0) {
+		free(f);
 		return -1;
+	}
+	f->in = in;
 	f->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 	snprintf(f->cluster, sizeof(f->cluster), "c%d", (int)getpid());
 	*state = f;
@@ -33,22 +38,20 @@ int agent_fix_setup(void **state)
 int agent_fix_teardown(void **state)
 {
 	struct agent_fix *f = *state;
+	void *in = f->in;
 	child_stop(&f->agent, SIGKILL, 5000, NULL);
-	if (!f->in.passed && f->agent.log[0] != 0)
+	if (!f->in->passed && f->agent.log[0] != 0)
 		child_dump_log(&f->agent, 60);
 	berth_close(f->b);
-	if (!f->in.passed && f->in.c.root[0] != 0)
-		printf("test failed: the members' logs follow (folder %s)\n", f->in.c.root);
-	cluster_close(&f->in.c, !f->in.passed);
 	free(f);
-	return 0;
+	return integ_teardown(&in);
 }
 
 void agent_fix_cluster(struct agent_fix *f)
 {
 	unsigned leader;
-	integ_start(&f->in, 3, NULL, &leader);
-	f->b = cluster_client(&f->in.c, leader, 5000);
+	integ_start(f->in, 3, NULL, &leader);
+	f->b = cluster_client(&f->in->c, leader, 5000);
 	assert_non_null(f->b);
 }
 
@@ -58,10 +61,10 @@ void agent_fix_start(struct agent_fix *f, const char *const *extra)
 	const char *bin = getenv("BERTH_AGENT_BIN");
 	char *argv[64];
 	unsigned k = 0;
-	for (unsigned i = 0; i < f->in.c.n; i++)
+	for (unsigned i = 0; i < f->in->c.n; i++)
 		snprintf(eps + strlen(eps), sizeof(eps) - strlen(eps), "%s%s", i ? "," : "",
-			 f->in.c.eps[i]);
-	snprintf(log, sizeof(log), "%s/agent.log", f->in.c.root);
+			 f->in->c.eps[i]);
+	snprintf(log, sizeof(log), "%s/agent.log", f->in->c.root);
 	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-agent");
 	argv[k++] = "--endpoints";
 	argv[k++] = eps;
@@ -100,7 +103,7 @@ void agent_fix_finish(struct agent_fix *f)
 			fail_msg("sanitizer report in %s: %s", f->agent.log, pats[i]);
 	berth_close(f->b);
 	f->b = NULL;
-	integ_finish(&f->in);
+	integ_finish(f->in);
 }
 
 static int fix_get(struct agent_fix *f, const char *key, struct berth_result *r)

@@ -12,15 +12,17 @@
 #define AGENT_FIX_WAIT_MS 10000
 
 struct agent_fix {
-	struct integ in;
+	struct integ *in; /* owned: integ_setup's */
 	struct child agent;
 	struct berth *b; /* a handle on every member */
 	char cluster[32];
 	uint64_t rng;
 };
 
-/* cmocka setup and teardown: *state is a struct agent_fix. Teardown kills the agent (by
- * PID), prints its log when the test did not finish, stops the members, removes the folder. */
+/* cmocka setup and teardown: *state is a struct agent_fix, around integ_setup and
+ * integ_teardown (a SIGTERM to the test still removes the folder). Teardown kills the agent
+ * (by PID), prints its log when the test did not finish, stops the members, removes the
+ * folder. */
 int agent_fix_setup(void **state);
 int agent_fix_teardown(void **state);
 
