@@ -23,11 +23,8 @@ static uint64_t child_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int child_start(struct child *ch, const char *log, char *const *argv)
+pid_t child_fork(const char *log, char *const *argv)
 {
-	snprintf(ch->log, sizeof(ch->log), "%s", log);
-	ch->pid = 0;
-	ch->last_status = -1;
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "child: open %s: %s\n", log, strerror(errno));
@@ -48,12 +45,23 @@ int child_start(struct child *ch, const char *log, char *const *argv)
 		int in = open("/dev/null", O_RDONLY);
 		if (in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
-		close_range(3, ~0u, 0);
+		close_range(3, ~0u, 0); /* sockets the test holds are not the child's */
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(fd);
-	ch->pid = pid;
+	return pid;
+}
+
+int child_start(struct child *ch, const char *log, char *const *argv)
+{
+	snprintf(ch->log, sizeof(ch->log), "%s", log);
+	ch->last_status = -1;
+	ch->pid = child_fork(log, argv);
+	if (ch->pid < 0) {
+		ch->pid = 0;
+		return -1;
+	}
 	return 0;
 }
 

@@ -17,6 +17,10 @@ struct child {
 	char log[CHILD_PATH_BYTES];
 };
 
+/* Forks and execs argv[0] with argv (NULL-terminated): stdin /dev/null, stdout and stderr
+ * appended to log (created 0600), no other descriptor, SIGKILL when the test dies. The
+ * pid, or -1 with a message on stderr. */
+pid_t child_fork(const char *log, char *const *argv);
 /* Starts argv[0] with argv (NULL-terminated), stdin from /dev/null, output appended to
  * log (created 0600). 0, or -1 with a message on stderr. */
 int child_start(struct child *ch, const char *log, char *const *argv);

@@ -2,6 +2,8 @@
  * folders, ports, fork/exec, leader wait, kill, restart, stop and cleanup. */
 #include "tests/integ/cluster.h"
 
+#include "tests/integ/child.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -148,36 +150,11 @@ static void cluster_argv(struct cluster *c, unsigned i, const char *const *befor
 	argv[k] = NULL;
 }
 
-/* Forks berth-store with argv, its output appended to member i's log; the pid, or -1. */
+/* Forks berth-store with argv (argv[0] is c->bin), its output appended to member i's log;
+ * the pid, or -1. */
 static pid_t cluster_fork(struct cluster *c, unsigned i, char **argv)
 {
-	struct cluster_member *m = &c->m[i];
-	int fd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "cluster: open %s: %s\n", m->log, strerror(errno));
-		return -1;
-	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "cluster: fork: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (pid == 0) {
-		/* The child: only async-signal-safe calls until execv. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int in = open("/dev/null", O_RDONLY);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(127);
-		close_range(3, ~0u, 0); /* sockets the test holds are not the member's */
-		execv(c->bin, argv);
-		_exit(127);
-	}
-	close(fd);
-	return pid;
+	return child_fork(c->m[i].log, argv);
 }
 
 static int cluster_spawn(struct cluster *c, unsigned i)
