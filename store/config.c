@@ -3,42 +3,19 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/opttab.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum config_type { CONFIG_U64, CONFIG_STR, CONFIG_FLAG };
-
-struct config_opt {
-	const char *name;
-	enum config_type type;
-	size_t off;
-	size_t size; /* strings: buffer size */
-	const char *def;
-	uint64_t min, max; /* numbers */
-	const char *help;
-};
-
-#define U(field, def, min, max, help)                                                              \
-	{                                                                                          \
-#field, CONFIG_U64, offsetof(struct config, field), 0, def, min, max, help         \
-	}
-#define S(field, def, help)                                                                        \
-	{                                                                                          \
-#field, CONFIG_STR, offsetof(struct config, field),                                \
-			sizeof(((struct config *)0)->field), def, 0, 0, help                       \
-	}
-
-#define F(field, help)                                                                             \
-	{                                                                                          \
-#field, CONFIG_FLAG, offsetof(struct config, field), 0, NULL, 0, 1, help           \
-	}
+#define U(field, def, min, max, help) OPTTAB_U64(struct config, field, def, min, max, help)
+#define S(field, def, help) OPTTAB_STR(struct config, field, def, help)
+#define F(field, help) OPTTAB_FLAG(struct config, field, help)
 
 /* Names are the field names with '_' written '-' on the command line. */
-static const struct config_opt config_opts[] = {
+static const struct opttab_opt config_opts[] = {
 	U(id, NULL, 1, UINT32_MAX, "this member's id (required)"),
 	S(data, NULL, "data directory: raft log in DIR/raft, state in DIR/state (required)"),
 	S(peer_addr, NULL, "host:port for raft traffic between members (required)"),
@@ -76,29 +53,13 @@ static const struct config_opt config_opts[] = {
 };
 #define CONFIG_NOPTS (sizeof(config_opts) / sizeof(config_opts[0]))
 
-static void config_dash(const char *name, char *out, size_t n)
-{
-	snprintf(out, n, "%s", name);
-	for (char *p = out; *p; p++)
-		if (*p == '_')
-			*p = '-';
-}
-
 void config_usage(FILE *to)
 {
-	char name[64];
 	fprintf(to, "usage: berth-store [OPTIONS]\n"
 		    "       berth-store dump DIR [--values]\n"
 		    "       berth-store restore FILE OPTIONS (a new member from a backup)\n"
 		    "       berth-store --version\n\noptions:\n");
-	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
-		const struct config_opt *o = &config_opts[i];
-		config_dash(o->name, name, sizeof(name));
-		fprintf(to, "  --%-20s %s", name, o->help);
-		if (o->def != NULL && o->def[0] != 0)
-			fprintf(to, " [%s]", o->def);
-		fputc('\n', to);
-	}
+	opttab_usage(to, config_opts, CONFIG_NOPTS, 20);
 }
 
 int config_split_addr(const char *addr, char *host, size_t hostlen, int *port)
@@ -114,35 +75,6 @@ int config_split_addr(const char *addr, char *host, size_t hostlen, int *port)
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = 0;
 	*port = (int)p;
-	return 0;
-}
-
-static int config_set(struct config *c, const struct config_opt *o, const char *v, char *err,
-		      size_t errlen)
-{
-	char name[64];
-	config_dash(o->name, name, sizeof(name));
-	if (o->type == CONFIG_FLAG) {
-		*(uint64_t *)((char *)c + o->off) = 1;
-		return 0;
-	}
-	if (o->type == CONFIG_STR) {
-		if (strlen(v) >= o->size) {
-			snprintf(err, errlen, "--%s: longer than %zu bytes", name, o->size - 1);
-			return BERTH_EBADREQ;
-		}
-		memcpy((char *)c + o->off, v, strlen(v) + 1);
-		return 0;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno != 0 || *end != 0 || end == v || v[0] == '-' || n < o->min || n > o->max) {
-		snprintf(err, errlen, "--%s: '%s' is not a number in %llu..%llu", name, v,
-			 (unsigned long long)o->min, (unsigned long long)o->max);
-		return BERTH_EBADREQ;
-	}
-	*(uint64_t *)((char *)c + o->off) = n;
 	return 0;
 }
 
@@ -234,48 +166,12 @@ static int config_validate(struct config *c, char *err, size_t errlen)
 
 enum config_result config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	struct option longopts[CONFIG_NOPTS + 2];
-	char names[CONFIG_NOPTS][64];
-	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
-		config_dash(config_opts[i].name, names[i], sizeof(names[i]));
-		longopts[i] = (struct option){
-			names[i],
-			config_opts[i].type == CONFIG_FLAG ? no_argument : required_argument, NULL,
-			(int)i + 256};
-		if (config_opts[i].def &&
-		    config_set(c, &config_opts[i], config_opts[i].def, err, errlen))
-			return CONFIG_ERROR;
-	}
-	longopts[CONFIG_NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
-	longopts[CONFIG_NOPTS + 1] = (struct option){NULL, 0, NULL, 0};
-	/* The environment gives defaults that the command line overrides. */
-	const char *env = getenv("BERTH_TOKEN");
-	if (env != NULL && strlen(env) < sizeof(c->token))
-		strcpy(c->token, env);
-	env = getenv("BERTH_LOG_LEVEL");
-	if (env != NULL && *env != 0 && strlen(env) < sizeof(c->log_level))
-		strcpy(c->log_level, env);
-	optind = 1;
-	opterr = 0;
-	int ch;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (ch == 'h')
-			return CONFIG_HELP;
-		if (ch >= 256 && ch < 256 + (int)CONFIG_NOPTS) {
-			if (config_set(c, &config_opts[ch - 256], optarg, err, errlen))
-				return CONFIG_ERROR;
-			continue;
-		}
-		snprintf(err, errlen, "%s: '%s'",
-			 ch == ':' ? "missing value for option" : "unknown option",
-			 argv[optind - 1]);
-		return CONFIG_ERROR;
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return CONFIG_ERROR;
-	}
+	static const struct opttab_env envs[] = {{"BERTH_TOKEN", "token"},
+						 {"BERTH_LOG_LEVEL", "log_level"}};
+	enum opttab_result r = opttab_parse(config_opts, CONFIG_NOPTS, envs, 2, c, sizeof(*c), argc,
+					    argv, err, errlen);
+	if (r != OPTTAB_OK)
+		return r == OPTTAB_HELP ? CONFIG_HELP : CONFIG_ERROR;
 	return config_validate(c, err, errlen) ? CONFIG_ERROR : CONFIG_OK;
 }
 

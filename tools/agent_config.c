@@ -4,44 +4,21 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/opttab.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum agent_opt_type { OPT_U64, OPT_STR, OPT_MULTI };
-
-struct agent_opt {
-	const char *name;
-	enum agent_opt_type type;
-	size_t off;
-	size_t size; /* strings: buffer size */
-	const char *def;
-	uint64_t min, max; /* numbers */
-	const char *help;
-};
-
-#define U(field, def, min, max, help)                                                              \
-	{                                                                                          \
-#field, OPT_U64, offsetof(struct agent_config, field), 0, def, min, max, help      \
-	}
-#define S(field, def, help)                                                                        \
-	{                                                                                          \
-#field, OPT_STR, offsetof(struct agent_config, field),                             \
-			sizeof(((struct agent_config *)0)->field), def, 0, 0, help                 \
-	}
-#define M(field, help)                                                                             \
-	{                                                                                          \
-#field, OPT_MULTI, offsetof(struct agent_config, field),                           \
-			sizeof(((struct agent_config *)0)->field[0]), NULL, 0, 0, help             \
-	}
+#define U(field, def, min, max, help) OPTTAB_U64(struct agent_config, field, def, min, max, help)
+#define S(field, def, help) OPTTAB_STR(struct agent_config, field, def, help)
+#define M(field, count, help) OPTTAB_MULTI(struct agent_config, field, count, help)
 
 /* Names are the field names with '_' written '-' on the command line. */
-static const struct agent_opt agent_opts[] = {
+static const struct opttab_opt agent_opts[] = {
 	S(endpoints, "", "the store's members, HOST:PORT,... (default: $BERTH_ENDPOINTS)"),
 	S(token, "", "the cluster token (default: $BERTH_TOKEN, or none)"),
 	S(cluster, "default", "the cluster the instances join"),
@@ -51,7 +28,7 @@ static const struct agent_opt agent_opts[] = {
 	U(cpu, "4096", 1, MODEL_CPU_MAX, "cpu units each instance offers (1024 per vCPU)"),
 	U(memory, "8192", 1, MODEL_MEMORY_MAX, "MiB each instance offers"),
 	S(ports, "", "host ports each instance offers, e.g. 8000-8099,9000 (default: none)"),
-	M(attribute, "NAME=VALUE, an attribute of every instance (repeatable)"),
+	M(attribute, nattribute, "NAME=VALUE, an attribute of every instance (repeatable)"),
 	S(zones, "", "ZONE,...: attribute zone of the instances, assigned round-robin"),
 	U(lease_ttl, "10", 1, 3600, "the agent's lease, seconds (keepalive every third)"),
 	S(mode, "sim", "sim (a timer per task) or exec (the containers' commands)"),
@@ -65,60 +42,10 @@ static const struct agent_opt agent_opts[] = {
 };
 #define AGENT_NOPTS (sizeof(agent_opts) / sizeof(agent_opts[0]))
 
-static void opt_dash(const char *name, char *out, size_t n)
-{
-	snprintf(out, n, "%s", name);
-	for (char *p = out; *p; p++)
-		if (*p == '_')
-			*p = '-';
-}
-
 void agent_config_usage(FILE *to)
 {
-	char name[64];
 	fprintf(to, "usage: berth-agent --endpoints HOST:PORT,... [OPTIONS]\n\noptions:\n");
-	for (size_t i = 0; i < AGENT_NOPTS; i++) {
-		const struct agent_opt *o = &agent_opts[i];
-		opt_dash(o->name, name, sizeof(name));
-		fprintf(to, "  --%-16s %s", name, o->help);
-		if (o->def != NULL && o->def[0] != 0)
-			fprintf(to, " [%s]", o->def);
-		fputc('\n', to);
-	}
-}
-
-static int opt_set(struct agent_config *c, const struct agent_opt *o, const char *v, char *err,
-		   size_t errlen)
-{
-	char name[64];
-	opt_dash(o->name, name, sizeof(name));
-	if (o->type == OPT_STR || o->type == OPT_MULTI) {
-		char *dst = (char *)c + o->off;
-		if (o->type == OPT_MULTI) {
-			if (c->nattribute == MODEL_ATTRS_MAX) {
-				snprintf(err, errlen, "--%s: more than %d", name, MODEL_ATTRS_MAX);
-				return BERTH_EBADREQ;
-			}
-			dst += o->size * c->nattribute;
-		}
-		if (strlen(v) >= o->size) {
-			snprintf(err, errlen, "--%s: longer than %zu bytes", name, o->size - 1);
-			return BERTH_EBADREQ;
-		}
-		memcpy(dst, v, strlen(v) + 1);
-		c->nattribute += o->type == OPT_MULTI;
-		return 0;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno != 0 || *end != 0 || end == v || v[0] == '-' || n < o->min || n > o->max) {
-		snprintf(err, errlen, "--%s: '%s' is not a number in %llu..%llu", name, v,
-			 (unsigned long long)o->min, (unsigned long long)o->max);
-		return BERTH_EBADREQ;
-	}
-	*(uint64_t *)((char *)c + o->off) = n;
-	return 0;
+	opttab_usage(to, agent_opts, AGENT_NOPTS, 16);
 }
 
 /* Splits s (copied into buf) at commas into out[max]; empty items refused. */
@@ -376,52 +303,13 @@ static int agent_config_validate(struct agent_config *c, char *err, size_t errle
 enum agent_config_result agent_config_parse(struct agent_config *c, int argc, char **argv,
 					    char *err, size_t errlen)
 {
-	struct option longopts[AGENT_NOPTS + 2];
-	char names[AGENT_NOPTS][64];
-	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < AGENT_NOPTS; i++) {
-		opt_dash(agent_opts[i].name, names[i], sizeof(names[i]));
-		longopts[i] = (struct option){names[i], required_argument, NULL, (int)i + 256};
-		if (agent_opts[i].def && agent_opts[i].type != OPT_MULTI &&
-		    opt_set(c, &agent_opts[i], agent_opts[i].def, err, errlen))
-			return AGENT_CONFIG_ERROR;
-	}
-	longopts[AGENT_NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
-	longopts[AGENT_NOPTS + 1] = (struct option){NULL, 0, NULL, 0};
-	/* The environment gives defaults that the command line overrides. */
-	const char *envs[][2] = {{"BERTH_ENDPOINTS", "endpoints"},
-				 {"BERTH_TOKEN", "token"},
-				 {"BERTH_LOG_LEVEL", "log_level"}};
-	for (size_t e = 0; e < sizeof(envs) / sizeof(envs[0]); e++) {
-		const char *v = getenv(envs[e][0]);
-		for (size_t i = 0; v != NULL && *v != 0 && i < AGENT_NOPTS; i++)
-			if (strcmp(agent_opts[i].name, envs[e][1]) == 0 &&
-			    opt_set(c, &agent_opts[i], v, err, errlen) != 0) {
-				size_t l = strlen(err);
-				snprintf(err + l, errlen - l, " (from $%s)", envs[e][0]);
-				return AGENT_CONFIG_ERROR;
-			}
-	}
-	optind = 1;
-	opterr = 0;
-	int ch;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (ch == 'h')
-			return AGENT_CONFIG_HELP;
-		if (ch >= 256 && ch < 256 + (int)AGENT_NOPTS) {
-			if (opt_set(c, &agent_opts[ch - 256], optarg, err, errlen))
-				return AGENT_CONFIG_ERROR;
-			continue;
-		}
-		snprintf(err, errlen, "%s: '%s'",
-			 ch == ':' ? "missing value for option" : "unknown option",
-			 argv[optind - 1]);
-		return AGENT_CONFIG_ERROR;
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return AGENT_CONFIG_ERROR;
-	}
+	static const struct opttab_env envs[] = {{"BERTH_ENDPOINTS", "endpoints"},
+						 {"BERTH_TOKEN", "token"},
+						 {"BERTH_LOG_LEVEL", "log_level"}};
+	enum opttab_result r = opttab_parse(agent_opts, AGENT_NOPTS, envs, 3, c, sizeof(*c), argc,
+					    argv, err, errlen);
+	if (r != OPTTAB_OK)
+		return r == OPTTAB_HELP ? AGENT_CONFIG_HELP : AGENT_CONFIG_ERROR;
 	int rv = agent_config_validate(c, err, errlen);
 	if (rv == BERTH_ENOMEM)
 		snprintf(err, errlen, "%s", err_text(rv));
