@@ -52,7 +52,8 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBSTORE  := $(BUILD)/libstore.a
 LIBBERTH  := $(BUILD)/libberth.a
 LIBWORKER := $(BUILD)/libworker.a
-PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench $(BUILD)/berth-agent
+PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench $(BUILD)/berth-agent \
+	     $(BUILD)/berth-worker
 
 all: $(PROGRAMS)
 
@@ -79,6 +80,10 @@ $(BUILD)/berthctl: $(call obj,client/berthctl.c) $(LIBBERTH) $(LIBCOMMON)
 $(BUILD)/berth-agent: $(call obj,$(AGENT_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# berth-worker talks to the store only through libberth's asynchronous API (docs/worker.md).
+$(BUILD)/berth-worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBBERTH) $(LIBCOMMON)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # berth-bench talks to the store only through libberth; -pthread for its client threads.
 $(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
@@ -90,10 +95,10 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBWO
 # test_berthctl and test_berthctl_sched run the program.
 $(BUILD)/tests/test_berthctl $(BUILD)/tests/test_berthctl_sched: | $(BUILD)/berthctl
 
-# The integration tests run the berth-store and berth-agent of the same build
-# (BERTH_STORE_BIN and BERTH_AGENT_BIN below).
+# The integration tests run the berth-store, berth-agent and berth-worker of the same build
+# (BERTH_STORE_BIN, BERTH_AGENT_BIN and BERTH_WORKER_BIN below).
 $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIBBERTH) $(LIBCOMMON) \
-		  | $(BUILD)/berth-store $(BUILD)/berth-agent
+		  | $(BUILD)/berth-store $(BUILD)/berth-agent $(BUILD)/berth-worker
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # The cluster commands' test runs berthctl as the unit tests do (tests/unit/ctl_run.h).
@@ -105,7 +110,8 @@ $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 # Each test binary runs on its own, the unit tests first, then the integration tests;
 # the last line totals them all.
 test: $(PROGRAMS) $(TESTS) $(INTEG_TESTS)
-	@BERTH_STORE_BIN=$(BUILD)/berth-store BERTH_AGENT_BIN=$(BUILD)/berth-agent tests/run-unit $(TESTS) $(INTEG_TESTS)
+	@BERTH_STORE_BIN=$(BUILD)/berth-store BERTH_AGENT_BIN=$(BUILD)/berth-agent \
+	  BERTH_WORKER_BIN=$(BUILD)/berth-worker tests/run-unit $(TESTS) $(INTEG_TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
