@@ -58,13 +58,6 @@ static bool has_distinct(const struct model_task *t)
 	return false;
 }
 
-size_t ptxn_place_ops(size_t ntasks, size_t ninst, size_t nports, size_t ngroups)
-{
-	size_t cmp = ntasks + 4 * ninst + nports + ngroups;
-	size_t succ = 2 * ninst + nports + ngroups + 2 * ntasks;
-	return cmp > succ ? cmp : succ;
-}
-
 static void place_compares(struct txb *b, const char *cluster, enum ptxn_conflict mode,
 			   const struct share *s)
 {

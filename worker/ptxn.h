@@ -41,9 +41,4 @@ int ptxn_place(struct txb *b, const char *cluster, enum ptxn_conflict mode,
 int ptxn_release_lost(struct txb *b, const char *cluster, const struct cache_task *t,
 		      const char *reason, uint64_t now_ms, char *err, size_t errlen);
 
-/* The operations ptxn_place needs for picks on ninst distinct instances with nports host
- * ports and ngroups distinct (group, instance) counters in all: compares and success
- * operations (the larger), for checking the store's per-transaction limit. */
-size_t ptxn_place_ops(size_t ntasks, size_t ninst, size_t nports, size_t ngroups);
-
 #endif

@@ -325,6 +325,9 @@ static bool same_run(const struct cache_task *a, const struct cache_task *b)
 	       strcmp(a->rec.started_by, b->rec.started_by) == 0;
 }
 
+/* A group commit takes tasks while the store's --max-txn-ops allows: a task costs at most
+ * 6 compares and 5 operations, plus one of each per host port (worker/ptxn.h: its own,
+ * its instance's four when the instance is new to the group, its group counter's). */
 static void place_tasks(struct worker *w, struct cache_task *first)
 {
 	struct cache_task *gang[SCHED_GANG_MAX];

@@ -2,7 +2,7 @@
  * workers on the same 330 pending tasks over 20 instances never place a task twice and
  * never overcommit an instance (the final state and every revision of the history), and
  * distinctInstance holds under the race; with fine-grained conflicts (the default) and
- * with --conflict coarse. */
+ * with --conflict coarse; --commit group places a RunTask's tasks all or nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,11 +94,59 @@ static void test_worker_race_coarse(void **state)
 	race_run(*state, "coarse");
 }
 
+/* --commit group: a RunTask's tasks (one group, one startedBy) all or nothing. */
+static void test_worker_race_group_commit(void **state)
+{
+	struct worker_fix *f = *state;
+	const char *extra[] = {"--commit", "group", NULL};
+	char iid[32];
+	wf_cluster(f);
+	uint64_t lease = wf_lease(f, 60);
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(iid, sizeof(iid), "g-%u", i);
+		wf_instance(f, iid, 1024, 1024, 8000, 8001, "a", lease, false);
+	}
+	/* 12 distinct tasks cannot all fit on 10 instances: none is placed; 8 can. */
+	struct wf_task big = {.cpu = 8,
+			      .mem = 8,
+			      .group = "family:big",
+			      .started_by = "run-big",
+			      .constraint = "distinctInstance"};
+	struct wf_task fit = {.cpu = 8,
+			      .mem = 8,
+			      .group = "family:fit",
+			      .started_by = "run-fit",
+			      .constraint = "distinctInstance",
+			      .strategy = "binpack:cpu"};
+	wf_tasks(f, &big, 12, NULL);
+	wf_tasks(f, &fit, 8, NULL);
+	wf_worker_start(f, 0, extra);
+	wf_worker_start(f, 1, extra);
+	wf_wait_count(f, MODEL_TASK_PENDING, 8, WF_WAIT_MS);
+	wf_check_state(f, "family:fit");
+	struct wf_state s;
+	wf_read(f, &s);
+	for (size_t i = 0; i < s.n; i++)
+		assert_int_equal(s.tasks[i].last_status, strcmp(s.tasks[i].group, "family:fit") == 0
+								 ? MODEL_TASK_PENDING
+								 : MODEL_TASK_PROVISIONING);
+	wf_state_free(&s);
+	wf_worker_stop(f, 0, SIGTERM, 15000);
+	wf_worker_stop(f, 1, SIGTERM, 15000);
+	/* The 8 went in one transaction, by one worker or the other. */
+	assert_int_equal(wf_worker_stat(f, 0, "commits") + wf_worker_stat(f, 1, "commits"), 1);
+	assert_int_equal(wf_worker_stat(f, 0, "placements") + wf_worker_stat(f, 1, "placements"),
+			 8);
+	wf_finish(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_worker_race_fine, wf_setup, wf_teardown),
 		cmocka_unit_test_setup_teardown(test_worker_race_coarse, wf_setup, wf_teardown),
+		cmocka_unit_test_setup_teardown(test_worker_race_group_commit, wf_setup,
+						wf_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
