@@ -86,8 +86,10 @@ static void hook_task(struct cache *c, struct cache_task *t, bool removed, void 
 	if (t->queue == Q_BAD)
 		t->queue = Q_NONE;
 	if (t->queue == Q_NONE && wmap_get(&w->busy, t->id) == NULL) {
+		/* Front or back at random: workers that see the same new tasks take them in
+		 * different orders, so they race less on the same task. */
 		t->tries = 0;
-		q_push(w, t, Q_PENDING, false);
+		q_push(w, t, Q_PENDING, place_random(&w->rng) & 1);
 	}
 }
 
