@@ -138,7 +138,7 @@ static int apply_instance(struct cache *c, int type, const struct reply_kv *kv, 
 	struct cache_inst *in = inst_get(c, iid);
 	if (in == NULL)
 		return BERTH_ENOMEM;
-	if (kv->mod_rev < in->rev)
+	if (kv->mod_rev <= in->rev)
 		return 0;
 	in->rev = kv->mod_rev;
 	inst_clear_rec(in);
@@ -174,7 +174,7 @@ static int apply_alive(struct cache *c, int type, const struct reply_kv *kv, con
 	struct cache_inst *in = inst_get(c, iid);
 	if (in == NULL)
 		return BERTH_ENOMEM;
-	if (kv->mod_rev < in->alive_rev)
+	if (kv->mod_rev <= in->alive_rev)
 		return 0;
 	in->alive_rev = kv->mod_rev;
 	bool was = in->alive;
@@ -207,7 +207,7 @@ static int apply_alloc(struct cache *c, int type, const struct reply_kv *kv,
 		return BERTH_ENOMEM;
 	int64_t *used = k->kind == MODEL_KEY_ALLOC_CPU ? &in->cpu_used : &in->mem_used;
 	int64_t *rev = k->kind == MODEL_KEY_ALLOC_CPU ? &in->cpu_rev : &in->mem_rev;
-	if (kv->mod_rev < *rev)
+	if (kv->mod_rev <= *rev)
 		return 0;
 	*rev = kv->mod_rev;
 	int64_t v = counter_value(c, type, kv), old = *used;
@@ -252,7 +252,7 @@ static int apply_group(struct cache *c, int type, const struct reply_kv *kv,
 	char key[MODEL_KEY_MAX];
 	cache_group_key(key, k->group, k->instance);
 	struct cache_count *n = wmap_get(&c->groups, key);
-	if (n != NULL && kv->mod_rev < n->rev)
+	if (n != NULL && kv->mod_rev <= n->rev)
 		return 0;
 	int64_t v = counter_value(c, type, kv);
 	if (n == NULL) {
@@ -277,7 +277,7 @@ static int apply_task(struct cache *c, int type, const struct reply_kv *kv, cons
 {
 	char err[256];
 	struct cache_task *t = wmap_get(&c->tasks, tid);
-	if (t != NULL && kv->mod_rev < t->rev)
+	if (t != NULL && kv->mod_rev <= t->rev)
 		return 0;
 	struct model_task rec;
 	int rc = type == MSG_OP_PUT
@@ -326,7 +326,7 @@ static int apply_service(struct cache *c, int type, const struct reply_kv *kv, c
 {
 	char err[256];
 	struct cache_svc *s = wmap_get(&c->svcs, name);
-	if (s != NULL && kv->mod_rev < s->rev)
+	if (s != NULL && kv->mod_rev <= s->rev)
 		return 0;
 	struct model_service rec;
 	int rc = type == MSG_OP_PUT

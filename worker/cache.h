@@ -2,8 +2,8 @@
  *
  * Fed with the key-values of a list at revision R and then with a watch's events from R
  * (cache_apply), and with what a failed transaction's failure branch returned. Every
- * record and counter remembers the mod_rev it was read at, and an update older than what
- * the cache holds is ignored, so out-of-band refreshes and the watch can be mixed in any
+ * record and counter remembers the mod_rev it was read at, and an update not newer than
+ * what the cache holds is ignored (nor are its hooks called again), so out-of-band refreshes and the watch can be mixed in any
  * order without going back in time.
  *
  * Tables: instances (record, alive, cpu and memory in use, ports in use, tasks placed),
@@ -95,8 +95,8 @@ void cache_close(struct cache *c);
 void cache_reset(struct cache *c);
 
 /* One key-value: type MSG_OP_PUT (kv carries the value) or MSG_OP_DEL (kv->mod_rev is
- * the deletion's revision). Applied only when not older than what the cache holds for
- * that key. 0 or BERTH_ENOMEM. */
+ * the deletion's revision). Applied only when newer than what the cache holds for that
+ * key. 0 or BERTH_ENOMEM. */
 int cache_apply(struct cache *c, int type, const struct reply_kv *kv);
 
 struct cache_inst *cache_inst(const struct cache *c, const char *iid);

@@ -67,6 +67,9 @@ void decide_unhold(struct worker *w, uint64_t attempt, uint64_t rev)
 			p = &h->next;
 			continue;
 		}
+		/* A hold dropped after a failure gives back room that a parked task may use. */
+		if (rev == 0)
+			w->wake = true;
 		*p = h->next;
 		free(h);
 	}

@@ -221,6 +221,7 @@ static void attempt_retry(struct attempt *a)
 			if (wmap_get(&w->busy, a->tids[i]) == a)
 				wmap_del(&w->busy, a->tids[i]);
 			park(w, t, "out of retries");
+			w->retry_parked = true;
 			continue;
 		}
 		w->stats.retries++;

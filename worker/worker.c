@@ -48,6 +48,10 @@ static void worker_tick(uv_timer_t *t)
 	uint64_t now = uv_now(w->loop);
 	static uint64_t last_stats;
 	if (w->phase == WORKER_WATCHING) {
+		if (w->retry_parked) {
+			w->retry_parked = false;
+			w->wake = true;
+		}
 		lost_scan(w);
 		service_scan(w);
 		sched_pump(w);

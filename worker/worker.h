@@ -82,9 +82,10 @@ struct worker {
 	/* sched.c: tasks waiting for a decision, and tasks nothing could hold */
 	struct cache_task pending, parked; /* list heads */
 	size_t npending, nparked;
-	bool wake;        /* the cache changed in a way that may let parked tasks fit */
-	struct wmap busy; /* tid -> attempt: a commit in flight or a retry waiting */
-	size_t inflight;  /* Place transactions in flight */
+	bool wake;         /* the cache changed in a way that may let parked tasks fit */
+	bool retry_parked; /* a task ran out of retries: parked tasks wake at the next tick */
+	struct wmap busy;  /* tid -> attempt: a commit in flight or a retry waiting */
+	size_t inflight;   /* Place transactions in flight */
 	uint64_t next_attempt;
 	struct hold *holds;
 

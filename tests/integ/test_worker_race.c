@@ -71,6 +71,7 @@ static void race_run(struct worker_fix *f, const char *conflict)
 	long long sum = 0, conflicts = 0;
 	for (unsigned i = 0; i < RACE_WORKERS; i++)
 		wf_worker_stop(f, i, i % 2 ? SIGINT : SIGTERM, 15000);
+	child_dump_log(&f->workers[0], 1); /* its final statistics line */
 	for (unsigned i = 0; i < RACE_WORKERS; i++) {
 		long long p = wf_worker_stat(f, i, "placements");
 		assert_true(p >= 0);
