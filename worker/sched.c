@@ -27,6 +27,7 @@ struct attempt {
 	size_t n;
 	char (*tids)[MODEL_ID_MAX + 1]; /* owned */
 	uint64_t sent_ns;
+	bool inflight; /* its transaction has no answer yet */
 	uv_timer_t timer;
 };
 
@@ -154,14 +155,14 @@ void sched_close(struct worker *w)
 {
 	const char *k;
 	void *v;
-	/* Attempts still here wait for a retry (those in flight ended before the stop). */
+	/* Attempts waiting for a retry end now; those in flight end in place_done. */
 	for (size_t i = 0; (i = wmap_next(&w->busy, i, &k, &v)) != 0;) {
 		struct attempt *a = v;
 		wmap_del(&w->busy, k);
 		for (size_t j = 0; j < a->n; j++)
 			if (wmap_get(&w->busy, a->tids[j]) == a)
 				wmap_del(&w->busy, a->tids[j]);
-		if (!uv_is_closing((uv_handle_t *)&a->timer))
+		if (!a->inflight && !uv_is_closing((uv_handle_t *)&a->timer))
 			attempt_end(a);
 	}
 	wmap_close(&w->busy);
@@ -246,20 +247,26 @@ static void place_done(struct berth_result *res, const char *errmsg, void *data)
 		err = res->resp.reply.err;
 	bool ok = err == 0 && res->resp.reply.succeeded;
 	w->inflight--;
+	a->inflight = false;
 	stats_record(&w->stats.commit, (uv_hrtime() - a->sent_ns) / 1000);
 	decide_unhold(w, a->id, ok ? res->resp.reply.rev : 0);
 	if (ok) {
 		w->stats.commits++;
 		w->stats.placements += a->n;
+	} else {
+		w->stats.conflicts += err == 0;
+		w->stats.errors += err != 0;
+	}
+	if (w->phase == WORKER_STOPPING) {
+		attempt_end(a); /* no retry: the worker is stopping */
+	} else if (ok) {
 		log_debug("placed %s (+%zu) at %llu", a->tids[0], a->n - 1,
 			  (unsigned long long)res->resp.reply.rev);
 		attempt_end(a);
 	} else if (err == 0) {
-		w->stats.conflicts++;
 		sync_refresh(w, &res->resp.reply);
 		attempt_retry(a);
 	} else {
-		w->stats.errors++;
 		log_warn("place %s: %s %s", a->tids[0], err_name(err), errmsg);
 		attempt_retry(a);
 	}
@@ -290,6 +297,7 @@ static void place_send(struct worker *w, struct attempt *a, const struct ptxn_pi
 	}
 	w->inflight++;
 	w->calls++;
+	a->inflight = true;
 	a->sent_ns = uv_hrtime();
 }
 

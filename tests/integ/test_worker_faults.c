@@ -1,7 +1,7 @@
 /* tests/integ/test_worker_faults.c: berth-worker under failures: a worker killed with
  * SIGKILL while its commits are in flight leaves nothing half-done (every placed task has
- * exactly its counters, ports, placed key and group counter) and another worker places
- * the rest; an instance whose lease is revoked is lost, and the workers release its tasks
+ * exactly its counters, ports, placed key and group counter), one stopped with SIGTERM
+ * while placing exits 0 once its commits have ended, and another worker places the rest; an instance whose lease is revoked is lost, and the workers release its tasks
  * (STOPPED, "instance lost", every counter and key given back) exactly once. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,7 +45,12 @@ static void test_worker_killed_mid_commit(void **state)
 	printf("killed with %zu of %d tasks placed\n", at_kill, KILL_TASKS);
 	assert_true(at_kill < KILL_TASKS); /* killed while it was placing */
 	wf_check_state(f, NULL);
-	wf_worker_start(f, 1, NULL);
+	/* SIGTERM while placing: the commits in flight end, then it exits 0. */
+	wf_worker_start(f, 1, few);
+	wf_wait_least(f, MODEL_TASK_PENDING, at_kill + 1, WF_WAIT_MS);
+	wf_worker_stop(f, 1, SIGTERM, 15000);
+	wf_check_state(f, NULL);
+	wf_worker_start(f, 2, NULL);
 	wf_wait_count(f, MODEL_TASK_PENDING, KILL_TASKS, WF_WAIT_MS);
 	wf_check_state(f, NULL);
 	assert_int_equal(wf_check_history(f, from, NULL), KILL_TASKS);
