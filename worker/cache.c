@@ -106,6 +106,24 @@ int64_t cache_group(const struct cache *c, const char *group, const char *iid)
 	return n == NULL ? 0 : n->value;
 }
 
+/* The verdict on a record read at kv: rc as its decoder returned it (BERTH_ENOTFOUND for a
+ * delete), match whether its id and cluster are its key's. A refused record is logged and
+ * counted. 0: use it; BERTH_ENOMEM; anything else: the key is absent. */
+static int judged(struct cache *c, const char *what, const char *name, const struct reply_kv *kv,
+		  int rc, bool match, const char *err)
+{
+	if (rc == 0 && !match) {
+		rc = BERTH_EBADREQ;
+		err = "its id or cluster does not match its key";
+	}
+	if (rc != 0 && rc != BERTH_ENOTFOUND && rc != BERTH_ENOMEM) {
+		c->bad++;
+		log_warn("%s %s at revision %lld refused: %s", what, name, (long long)kv->mod_rev,
+			 err);
+	}
+	return rc;
+}
+
 static void capacity(struct cache *c)
 {
 	if (c->hooks.capacity != NULL)
@@ -145,16 +163,13 @@ static int apply_instance(struct cache *c, int type, const struct reply_kv *kv, 
 	if (type != MSG_OP_PUT)
 		return 0;
 	int rc = model_instance_decode(kv->value.p, kv->value.n, &in->rec, err, sizeof(err));
-	if (rc == BERTH_ENOMEM)
-		return rc;
-	if (rc != 0 || strcmp(in->rec.cluster, c->cluster) != 0 || strcmp(in->rec.id, iid) != 0) {
-		if (rc == 0)
-			model_instance_free(&in->rec);
-		c->bad++;
-		log_warn("instance %s at revision %lld refused: %s", iid, (long long)kv->mod_rev,
-			 rc != 0 ? err : "its id or cluster does not match its key");
-		return 0;
-	}
+	bool match =
+		rc == 0 && strcmp(in->rec.cluster, c->cluster) == 0 && strcmp(in->rec.id, iid) == 0;
+	if (rc == 0 && !match)
+		model_instance_free(&in->rec);
+	rc = judged(c, "instance", iid, kv, rc, match, err);
+	if (rc != 0)
+		return rc == BERTH_ENOMEM ? rc : 0;
 	in->attrs = calloc(in->rec.nattributes + 1, sizeof(*in->attrs));
 	if (in->attrs == NULL) {
 		model_instance_free(&in->rec);
@@ -283,17 +298,11 @@ static int apply_task(struct cache *c, int type, const struct reply_kv *kv, cons
 	int rc = type == MSG_OP_PUT
 			 ? model_task_decode(kv->value.p, kv->value.n, &rec, err, sizeof(err))
 			 : BERTH_ENOTFOUND;
-	if (rc == BERTH_ENOMEM)
-		return rc;
-	if (rc == 0 && (strcmp(rec.id, tid) != 0 || strcmp(rec.cluster, c->cluster) != 0)) {
+	bool match = rc == 0 && strcmp(rec.id, tid) == 0 && strcmp(rec.cluster, c->cluster) == 0;
+	if (rc == 0 && !match)
 		model_task_free(&rec);
-		rc = BERTH_EBADREQ;
-		snprintf(err, sizeof(err), "its id or cluster does not match its key");
-	}
-	if (rc != 0 && rc != BERTH_ENOTFOUND) {
-		c->bad++;
-		log_warn("task %s at revision %lld refused: %s", tid, (long long)kv->mod_rev, err);
-	}
+	if ((rc = judged(c, "task", tid, kv, rc, match, err)) == BERTH_ENOMEM)
+		return rc;
 	if (rc != 0) { /* deleted, or unreadable: absent */
 		if (t != NULL) {
 			if (c->hooks.task != NULL)
@@ -332,18 +341,11 @@ static int apply_service(struct cache *c, int type, const struct reply_kv *kv, c
 	int rc = type == MSG_OP_PUT
 			 ? model_service_decode(kv->value.p, kv->value.n, &rec, err, sizeof(err))
 			 : BERTH_ENOTFOUND;
-	if (rc == BERTH_ENOMEM)
-		return rc;
-	if (rc == 0 && (strcmp(rec.name, name) != 0 || strcmp(rec.cluster, c->cluster) != 0)) {
+	bool match = rc == 0 && strcmp(rec.name, name) == 0 && strcmp(rec.cluster, c->cluster) == 0;
+	if (rc == 0 && !match)
 		model_service_free(&rec);
-		rc = BERTH_EBADREQ;
-		snprintf(err, sizeof(err), "its name or cluster does not match its key");
-	}
-	if (rc != 0 && rc != BERTH_ENOTFOUND) {
-		c->bad++;
-		log_warn("service %s at revision %lld refused: %s", name, (long long)kv->mod_rev,
-			 err);
-	}
+	if ((rc = judged(c, "service", name, kv, rc, match, err)) == BERTH_ENOMEM)
+		return rc;
 	if (rc != 0) {
 		if (s != NULL) {
 			wmap_del(&c->svcs, name);

@@ -34,9 +34,7 @@ static void release_done(struct berth_result *res, const char *errmsg, void *dat
 {
 	struct release *r = data;
 	struct worker *w = r->w;
-	int err = res->err;
-	if (err == 0 && res->has_resp && res->resp.has_reply)
-		err = res->resp.reply.err;
+	int err = worker_result_err(res);
 	uintptr_t tries = (uintptr_t)wmap_del(&w->releasing, r->tid);
 	if (err == 0 && res->resp.reply.succeeded) {
 		w->stats.released++;

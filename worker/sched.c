@@ -242,9 +242,7 @@ static void place_done(struct berth_result *res, const char *errmsg, void *data)
 {
 	struct attempt *a = data;
 	struct worker *w = a->w;
-	int err = res->err;
-	if (err == 0 && res->has_resp && res->resp.has_reply)
-		err = res->resp.reply.err;
+	int err = worker_result_err(res);
 	bool ok = err == 0 && res->resp.reply.succeeded;
 	w->inflight--;
 	a->inflight = false;

@@ -191,9 +191,7 @@ static void svc_done(struct berth_result *res, const char *errmsg, void *data)
 {
 	struct svc_call *c = data;
 	struct worker *w = c->w;
-	int err = res->err;
-	if (err == 0 && res->has_resp && res->resp.has_reply)
-		err = res->resp.reply.err;
+	int err = worker_result_err(res);
 	bool ok = err == 0 && res->resp.reply.succeeded;
 	struct svc_wait *sw = wmap_get(&w->svc_busy, c->name);
 	if (sw != NULL) {

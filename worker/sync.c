@@ -21,15 +21,6 @@ static void sync_prefix_end(const struct worker *w, char *out)
 	out[w->cache.plen - 1]++;
 }
 
-static int sync_result_err(const struct berth_result *res)
-{
-	if (res->err != 0)
-		return res->err;
-	if (res->has_resp && res->resp.has_reply)
-		return res->resp.reply.err;
-	return 0;
-}
-
 void sync_refresh(struct worker *w, const struct reply *r)
 {
 	for (uint32_t i = 0; i < r->nops; i++) {
@@ -127,7 +118,7 @@ static void sync_retry_cb(uv_timer_t *t)
 static void sync_page_cb(struct berth_result *res, const char *errmsg, void *data)
 {
 	struct worker *w = data;
-	int err = sync_result_err(res);
+	int err = worker_result_err(res);
 	w->list_busy = false;
 	worker_call_done(w);
 	if (w->phase != WORKER_LISTING)

@@ -20,6 +20,15 @@ uint64_t worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+int worker_result_err(const struct berth_result *res)
+{
+	if (res->err != 0)
+		return res->err;
+	if (res->has_resp && res->resp.has_reply)
+		return res->resp.reply.err;
+	return 0;
+}
+
 static void worker_closed_cb(void *data)
 {
 	struct worker *w = data;

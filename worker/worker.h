@@ -118,6 +118,9 @@ int worker_start(struct worker *w, uv_loop_t *loop, const struct wconfig *cfg);
 void worker_stop(struct worker *w);
 /* Frees what worker_start made, after uv_run returned. */
 void worker_close(struct worker *w);
+/* How a call ended: its error, or the state machine's refusal of it; 0 when it was
+ * applied (a transaction's compares may still have failed: reply.succeeded). */
+int worker_result_err(const struct berth_result *res);
 /* Wall clock, unix ms. */
 uint64_t worker_now_ms(void);
 /* A call ended: counts it and finishes a stop waiting for it. */

@@ -21,13 +21,10 @@ static void test_worker_killed_mid_commit(void **state)
 {
 	struct worker_fix *f = *state;
 	const char *few[] = {"--max-inflight", "16", NULL};
-	char iid[32];
 	wf_cluster(f);
 	uint64_t lease = wf_lease(f, 60);
-	for (unsigned i = 0; i < 10; i++) {
-		snprintf(iid, sizeof(iid), "k-%u", i);
-		wf_instance(f, iid, 65536, 131072, 9000, 9099, i % 2 ? "a" : "b", lease, false);
-	}
+	struct wf_fleet fleet = {"k", 10, 2, 65536, 131072, 9000, 9099};
+	wf_instances(f, &fleet, lease, lease);
 	struct wf_task t = {.cpu = 16, .mem = 16, .ports = {9001, 9002}, .nports = 2};
 	struct wf_task u = {.cpu = 32, .mem = 64, .strategy = "binpack:memory"};
 	struct wf_state s;
@@ -60,13 +57,10 @@ static void test_worker_killed_mid_commit(void **state)
 static void test_worker_lost_instance(void **state)
 {
 	struct worker_fix *f = *state;
-	char iid[32];
 	wf_cluster(f);
 	uint64_t keep = wf_lease(f, 60), doomed = wf_lease(f, 60);
-	for (unsigned i = 0; i < 4; i++) {
-		snprintf(iid, sizeof(iid), "l-%u", i);
-		wf_instance(f, iid, 4096, 8192, 7000, 7010, "a", i == 0 ? doomed : keep, false);
-	}
+	struct wf_fleet fleet = {"l", 4, 1, 4096, 8192, 7000, 7010};
+	wf_instances(f, &fleet, keep, doomed);
 	struct wf_task t = {.cpu = 64,
 			    .mem = 64,
 			    .ports = {7001},

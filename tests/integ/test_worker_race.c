@@ -23,13 +23,9 @@
  * distinctInstance tasks; returns the revision before the tasks. */
 static uint64_t race_setup(struct worker_fix *f)
 {
-	char iid[32];
-	const char *zones[] = {"a", "b", "c"};
+	struct wf_fleet fleet = {"i", RACE_INSTANCES, 3, 2048, 4096, 8000, 8099};
 	uint64_t lease = wf_lease(f, 60);
-	for (unsigned i = 0; i < RACE_INSTANCES; i++) {
-		snprintf(iid, sizeof(iid), "i-%02u", i);
-		wf_instance(f, iid, 2048, 4096, 8000, 8099, zones[i % 3], lease, false);
-	}
+	wf_instances(f, &fleet, lease, lease);
 	struct wf_task binpack = {.cpu = 48, .mem = 96, .strategy = "binpack:cpu"};
 	struct wf_task spread = {.cpu = 48, .mem = 96, .strategy = "spread:attribute:zone"};
 	struct wf_task plain = {.cpu = 48, .mem = 96};
@@ -100,13 +96,10 @@ static void test_worker_race_group_commit(void **state)
 {
 	struct worker_fix *f = *state;
 	const char *extra[] = {"--commit", "group", NULL};
-	char iid[32];
 	wf_cluster(f);
+	struct wf_fleet fleet = {"g", 10, 1, 1024, 1024, 8000, 8001};
 	uint64_t lease = wf_lease(f, 60);
-	for (unsigned i = 0; i < 10; i++) {
-		snprintf(iid, sizeof(iid), "g-%u", i);
-		wf_instance(f, iid, 1024, 1024, 8000, 8001, "a", lease, false);
-	}
+	wf_instances(f, &fleet, lease, lease);
 	/* 12 distinct tasks cannot all fit on 10 instances: none is placed; 8 can. */
 	struct wf_task big = {.cpu = 8,
 			      .mem = 8,

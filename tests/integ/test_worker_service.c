@@ -136,14 +136,10 @@ static void svc_converge(struct worker_fix *f, const char *dead, const char *avo
 static void test_worker_service(void **state)
 {
 	struct worker_fix *f = *state;
-	char iid[32];
 	wf_cluster(f);
 	uint64_t keep = wf_lease(f, 60), doomed = wf_lease(f, 60);
-	for (unsigned i = 0; i < 6; i++) {
-		snprintf(iid, sizeof(iid), "s-%u", i);
-		wf_instance(f, iid, 4096, 8192, 8000, 8010, i % 2 ? "a" : "b",
-			    i == 0 ? doomed : keep, false);
-	}
+	struct wf_fleet fleet = {"s", 6, 2, 4096, 8192, 8000, 8010};
+	wf_instances(f, &fleet, keep, doomed);
 	wf_taskdef(f, "web", 1, 128, 128);
 	wf_taskdef(f, "web", 2, 128, 256);
 	wf_worker_start(f, 0, NULL);
@@ -154,7 +150,7 @@ static void test_worker_service(void **state)
 	 * live task may stay on it once it is lost. */
 	wf_revoke(f, doomed);
 	svc_converge(f, "s-0", "s-0", 1, SVC_DESIRED, false);
-	wf_instance(f, "s-1", 4096, 8192, 8000, 8010, "a", keep, true);
+	wf_instance(f, "s-1", 4096, 8192, 8000, 8010, "b", keep, true);
 	svc_converge(f, "s-0", "s-1", 1, SVC_DESIRED, false);
 	wf_service(f, "svc", "web", 2, SVC_DESIRED);
 	svc_converge(f, "s-0", "s-1", 2, SVC_DESIRED, true);

@@ -193,6 +193,17 @@ void wf_instance(struct worker_fix *f, const char *iid, uint32_t cpu, uint32_t m
 	mp_buf_close(&out);
 }
 
+void wf_instances(struct worker_fix *f, const struct wf_fleet *fl, uint64_t lease, uint64_t lease0)
+{
+	char iid[64], zone[2] = "a";
+	for (unsigned i = 0; i < fl->n; i++) {
+		snprintf(iid, sizeof(iid), "%s-%u", fl->prefix, i);
+		zone[0] = (char)('a' + i % fl->nzones);
+		wf_instance(f, iid, fl->cpu, fl->mem, fl->pfrom, fl->pto, zone,
+			    i == 0 ? lease0 : lease, false);
+	}
+}
+
 uint64_t wf_tasks(struct worker_fix *f, const struct wf_task *t, size_t n,
 		  char (*ids)[MODEL_TASK_ID_LEN + 1])
 {

@@ -49,6 +49,16 @@ void wf_revoke(struct worker_fix *f, uint64_t lease);
 void wf_instance(struct worker_fix *f, const char *iid, uint32_t cpu, uint32_t mem, uint16_t pfrom,
 		 uint16_t pto, const char *zone, uint64_t lease, bool draining);
 
+/* A fleet: n instances PREFIX-0 .. PREFIX-(n-1) as wf_instance registers them, in zones
+ * a, b, c... by index modulo nzones, all on lease but the first, on lease0. */
+struct wf_fleet {
+	const char *prefix;
+	unsigned n, nzones;
+	uint32_t cpu, mem;
+	uint16_t pfrom, pto;
+};
+void wf_instances(struct worker_fix *f, const struct wf_fleet *fl, uint64_t lease, uint64_t lease0);
+
 /* A task to run: what the Run transaction writes. */
 struct wf_task {
 	uint32_t cpu, mem;
