@@ -320,6 +320,9 @@ static void svc_reconcile(struct worker *w, struct cache_svc *s, bool counters)
 		nstart = SVC_MAX_CHANGES;
 	size_t nstop = svc_pick_stops(&p, desired, min_healthy, stop);
 	const struct model_taskdef *td = NULL;
+	if (p.primary < 0 || strcmp(p.deps[p.primary].family, r->family) != 0 ||
+	    p.deps[p.primary].revision != r->revision)
+		nstart = 0; /* no room for a new PRIMARY yet: drained deployments go first */
 	if (nstart > 0 && (td = svc_taskdef(w, r->family, r->revision)) == NULL)
 		nstart = 0; /* read under way: the step runs again once it is here */
 	/* Counters and drained deployments. */
