@@ -47,7 +47,8 @@ int decide_hold(struct worker *w, const struct cache_task *t, const struct cache
 	h->cpu = t->rec.cpu;
 	h->mem = t->rec.memory;
 	h->nports = t->rec.nhost_ports;
-	memcpy(h->ports, t->rec.host_ports, h->nports * sizeof(uint16_t));
+	if (h->nports > 0)
+		memcpy(h->ports, t->rec.host_ports, h->nports * sizeof(uint16_t));
 	h->attempt = attempt;
 	h->next = w->holds;
 	w->holds = h;
@@ -172,7 +173,8 @@ static void decide_instance(struct worker *w, size_t n, struct cache_inst *in,
 	/* The task's ports, ascending, as far as the instance offers them. */
 	uint16_t sorted[MODEL_HOST_PORTS_MAX];
 	size_t ns = t->nhost_ports;
-	memcpy(sorted, t->host_ports, ns * sizeof(uint16_t));
+	if (ns > 0)
+		memcpy(sorted, t->host_ports, ns * sizeof(uint16_t));
 	for (size_t i = 1; i < ns; i++)
 		for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
 			uint16_t x = sorted[j];

@@ -162,7 +162,8 @@ static void svc_plan_deployments(struct worker *w, const struct cache_svc *s, st
 {
 	const struct model_service *r = &s->rec;
 	p->ndeps = r->ndeployments;
-	memcpy(p->deps, r->deployments, p->ndeps * sizeof(p->deps[0]));
+	if (p->ndeps > 0)
+		memcpy(p->deps, r->deployments, p->ndeps * sizeof(p->deps[0]));
 	p->primary = -1;
 	for (size_t d = 0; d < p->ndeps; d++)
 		if (p->deps[d].status == MODEL_DEPLOYMENT_PRIMARY)

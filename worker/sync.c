@@ -153,7 +153,8 @@ static void sync_page_cb(struct berth_result *res, const char *errmsg, void *dat
 			worker_stop(w);
 			return;
 		}
-		memcpy(w->list_from, last->p, last->n);
+		if (last->n > 0)
+			memcpy(w->list_from, last->p, last->n);
 		w->list_from[last->n] = 0; /* the next key after it */
 		w->list_from_len = last->n + 1;
 		sync_list_page(w);

@@ -86,6 +86,9 @@ void wf_worker_stop(struct worker_fix *f, unsigned i, int sig, uint32_t timeout_
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	assert_true(child_log_has(&f->workers[i], " final: placements "));
+	assert_false(child_log_has(&f->workers[i], "runtime error:"));
+	assert_false(child_log_has(&f->workers[i], "ERROR: AddressSanitizer"));
+	assert_false(child_log_has(&f->workers[i], "LeakSanitizer"));
 }
 
 void wf_worker_kill(struct worker_fix *f, unsigned i)

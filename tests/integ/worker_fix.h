@@ -32,7 +32,8 @@ void wf_cluster(struct worker_fix *f);
 /* Starts worker i ($BERTH_WORKER_BIN, default build/berth-worker) with --endpoints,
  * --cluster, --name wI, --seed I+1, --stats-ms 1000 and extra (NULL-terminated). */
 void wf_worker_start(struct worker_fix *f, unsigned i, const char *const *extra);
-/* Signals worker i and asserts it exits by itself with status 0 within timeout_ms. */
+/* Signals worker i and asserts it exits by itself with status 0 within timeout_ms, with
+ * its final statistics line and no sanitizer report in its log. */
 void wf_worker_stop(struct worker_fix *f, unsigned i, int sig, uint32_t timeout_ms);
 /* SIGKILL to worker i, reaped. */
 void wf_worker_kill(struct worker_fix *f, unsigned i);
