@@ -1,5 +1,6 @@
-/* worker/wconfig.h: berth-worker's options: one table (worker/wconfig.c) generates the
- * command line, the defaults, --help and the validation, as store/config.c does. */
+/* worker/wconfig.h: berth-worker's options: one table (worker/wconfig.c, parsed by
+ * common/opttab) gives the command line, the defaults, the environment and --help; the
+ * checks here refuse what the table cannot express, naming the option. */
 #ifndef BERTH_WORKER_WCONFIG_H
 #define BERTH_WORKER_WCONFIG_H
 
