@@ -54,6 +54,8 @@ static void td_done(struct berth_result *res, const char *errmsg, void *data)
 	int rc = res->err;
 	const struct reply_kv *kv = rc == 0 ? berth_result_kv(res) : NULL;
 	wmap_del(&w->taskdefs, c->tdkey);
+	if (w->phase == WORKER_STOPPING) /* service_close has emptied the table */
+		kv = NULL, rc = 0;
 	if (kv != NULL) {
 		struct model_taskdef *td = calloc(1, sizeof(*td));
 		rc = td == NULL
@@ -68,7 +70,7 @@ static void td_done(struct berth_result *res, const char *errmsg, void *data)
 				model_taskdef_free(td);
 			free(td);
 		}
-	} else {
+	} else if (w->phase != WORKER_STOPPING) {
 		log_warn("task definition %s: %s %s", c->tdkey, rc ? err_name(rc) : "not found",
 			 errmsg);
 	}
@@ -445,6 +447,9 @@ void service_close(struct worker *w)
 	void *v;
 	for (size_t i = 0; (i = wmap_next(&w->svc_busy, i, &k, &v)) != 0;)
 		free(v);
+	/* Emptied, not just freed: a service write still in flight ends after this and looks
+	 * its entry up (svc_done). */
+	wmap_close(&w->svc_busy);
 	for (size_t i = 0; (i = wmap_next(&w->taskdefs, i, &k, &v)) != 0;)
 		if (v != SVC_FETCHING) {
 			model_taskdef_free(v);
