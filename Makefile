@@ -7,7 +7,7 @@
 #   make bench-fsm  the state machine's apply micro-benchmark
 #   make bench-kv   berth-bench against a local three-member cluster (tools/bench-kv)
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
-#   make demo       (arrives with the replicated store, issue 3)
+#   make demo       the whole story on loopback: store, workers, agents, a service (docs/demo.md)
 
 # The deps stamp's rule comes first in the file; plain `make` builds the programs.
 .DEFAULT_GOAL := all
@@ -134,7 +134,8 @@ check: test
 	@tools/check-layering
 	@tools/check-layering --self-test
 
-# The main job on a fresh machine: a local three-member cluster doing real work.
+# The main job on a fresh machine: a local three-member cluster doing real work, then
+# scheduling a service on it (tools/demo, tools/demo-sched).
 demo: all
 	@tools/demo
 
