@@ -6,6 +6,7 @@
 #   make check      test + clang-format check + layering check
 #   make bench-fsm  the state machine's apply micro-benchmark
 #   make bench-kv   berth-bench against a local three-member cluster (tools/bench-kv)
+#   make bench-sched  berth-bench sched: K workers placing tasks (tools/bench-sched)
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
 #   make demo       the whole story on loopback: store, workers, agents, a service (docs/demo.md)
 
@@ -103,6 +104,8 @@ $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIB
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # The cluster commands' test runs berthctl as the unit tests do (tests/unit/ctl_run.h).
 $(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUILD)/berthctl
+# The bench's test runs berth-bench sched as the program (BERTH_BENCH_BIN below).
+$(BUILD)/integ/test_bench_sched: | $(BUILD)/berth-bench
 
 $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -111,7 +114,7 @@ $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 # the last line totals them all.
 test: $(PROGRAMS) $(TESTS) $(INTEG_TESTS)
 	@BERTH_STORE_BIN=$(BUILD)/berth-store BERTH_AGENT_BIN=$(BUILD)/berth-agent \
-	  BERTH_WORKER_BIN=$(BUILD)/berth-worker tests/run-unit $(TESTS) $(INTEG_TESTS)
+	  BERTH_WORKER_BIN=$(BUILD)/berth-worker BERTH_BENCH_BIN=$(BUILD)/berth-bench tests/run-unit $(TESTS) $(INTEG_TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
@@ -129,6 +132,10 @@ bench-fsm: $(BUILD)/bench-fsm
 bench-kv: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berthctl
 	@BERTH_BIN=$(BUILD) tools/bench-kv
 
+# K = 1, 2, 4, 8 workers, fine and coarse, on one input (build/bench-sched-cluster).
+bench-sched: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berth-worker $(BUILD)/berthctl
+	@BERTH_BIN=$(BUILD) tools/bench-sched
+
 check: test
 	@tools/check-format
 	@tools/check-layering
@@ -142,7 +149,7 @@ demo: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan check bench-fsm bench-kv sim-long demo clean
+.PHONY: all test asan check bench-fsm bench-kv bench-sched sim-long demo clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,6 +4,8 @@
  *   berth-bench kv ...        client cases against a running cluster (tools/bench_kv.c)
  *   berth-bench failover ...  leader kill to next acknowledged write (tools/bench_failover.c)
  *   berth-bench fsync ...     4 KiB write + fdatasync latency in a folder
+ *   berth-bench sched ...     K berth-workers placing M tasks on N instances
+ *                             (tools/bench_sched.c)
  *
  * docs/performance.md explains what each figure means. */
 #include "tools/bench.h"
@@ -277,12 +279,14 @@ err_after_open:
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: berth-bench kv|failover|fsync [options]   (--help after each)\n"
+		"usage: berth-bench kv|failover|fsync|sched [options]   (--help after each)\n"
 		"  kv        client cases against a running cluster: put, get-lin, get-ser,\n"
 		"            cas-distinct, cas-hot; throughput, latency p50/p90/p99/max, errors\n"
 		"  failover  SIGKILL the leader under writes (tools/berth-cluster): time to the\n"
 		"            next acknowledged write, catch-up of the restarted member\n"
-		"  fsync     4 KiB write + fdatasync latency: the physical floor of a commit\n");
+		"  fsync     4 KiB write + fdatasync latency: the physical floor of a commit\n"
+		"  sched     K berth-workers place M tasks on N instances: placements/s,\n"
+		"            time to place, conflicts per commit, placement quality\n");
 }
 
 int main(int argc, char **argv)
@@ -298,6 +302,8 @@ int main(int argc, char **argv)
 		return bench_failover_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "fsync") == 0)
 		return bench_fsync_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "sched") == 0)
+		return bench_sched_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -60,5 +60,6 @@ int bench_parse_endpoints(const char *cmd, char *s, const char **out, size_t *n)
 int bench_kv_main(int argc, char **argv);
 int bench_failover_main(int argc, char **argv);
 int bench_fsync_main(int argc, char **argv);
+int bench_sched_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,155 @@
+/* tests/integ/test_bench_sched.c: `berth-bench sched` as the program against three real
+ * members: a small run with two workers places every task, reports commits, conflicts
+ * and quality consistent with its input, and leaves none of its keys behind; bad command
+ * lines exit 2 with a message naming the option and write nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "client/model.h"
+#include "tests/integ/child.h"
+#include "tests/integ/integ.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char t_eps[256];
+
+/* Runs berth-bench sched with args (NULL-terminated) into log and asserts its exit status
+ * (the log printed when it differs). */
+static void t_bench(struct integ *f, const char *log, const char *const *args, int want)
+{
+	const char *bin = getenv("BERTH_BENCH_BIN");
+	const char *wbin = getenv("BERTH_WORKER_BIN");
+	char *argv[40];
+	unsigned k = 0;
+	struct child ch = {0};
+	int st = -1;
+	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-bench");
+	argv[k++] = "sched";
+	argv[k++] = "--endpoints";
+	argv[k++] = t_eps;
+	argv[k++] = "--worker-bin";
+	argv[k++] = (char *)(wbin != NULL ? wbin : "build/berth-worker");
+	for (unsigned i = 0; args[i] != NULL && k < 39; i++)
+		argv[k++] = (char *)args[i];
+	argv[k] = NULL;
+	char path[CHILD_PATH_BYTES];
+	snprintf(path, sizeof(path), "%s/%s", f->c.root, log);
+	assert_int_equal(child_start(&ch, path, argv), 0);
+	if (child_wait(&ch, 120000, &st) != 0) {
+		child_stop(&ch, SIGKILL, 5000, NULL);
+		child_dump_log(&ch, 40);
+		fail_msg("berth-bench sched did not end in 120 s");
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
+		child_dump_log(&ch, 40);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), want);
+}
+
+/* The whole log in a static buffer. */
+static const char *t_log(struct integ *f, const char *log)
+{
+	static char buf[16384];
+	char path[CHILD_PATH_BYTES];
+	snprintf(path, sizeof(path), "%s/%s", f->c.root, log);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void t_absent(struct berth *b, const char *key)
+{
+	struct berth_result r;
+	assert_int_equal(berth_get(b, key, strlen(key), 0, false, &r), 0);
+	assert_null(berth_result_kv(&r));
+	berth_result_free(&r);
+}
+
+static void test_bench_sched_run(void **state)
+{
+	struct integ *f = *state;
+	unsigned leader;
+	integ_start(f, 3, NULL, &leader);
+	snprintf(t_eps, sizeof(t_eps), "%s,%s,%s", f->c.eps[0], f->c.eps[1], f->c.eps[2]);
+	t_bench(f, "run.log",
+		(const char *const[]){"--instances", "30", "--tasks", "300", "--workers", "2",
+				      "--conflict", "coarse", "--cluster", "tb", "--timeout", "60",
+				      NULL},
+		0);
+	const char *out = t_log(f, "run.log");
+	const char *at;
+	unsigned long long placed, commits, conflicts, reporting, placements, used, diff;
+	assert_non_null(at = strstr(out, "  placed "));
+	assert_int_equal(sscanf(at, "  placed %llu of 300", &placed), 1);
+	assert_int_equal(placed, 300);
+	assert_non_null(at = strstr(out, "  commits "));
+	assert_int_equal(sscanf(at,
+				"  commits %llu  conflicts %llu  conflict fraction %*f  (workers "
+				"reporting %llu of 2, placements %llu)",
+				&commits, &conflicts, &reporting, &placements),
+			 4);
+	assert_int_equal(commits, 300); /* one Place transaction per task */
+	assert_int_equal(reporting, 2);
+	assert_int_equal(placements, 300);
+	assert_non_null(at = strstr(out, "  quality: "));
+	assert_int_equal(sscanf(at,
+				"  quality: instances used %llu, largest difference between "
+				"zones %llu",
+				&used, &diff),
+			 2);
+	/* room for 15 tasks each (300 tasks, 30 instances, half again): at least 20 used */
+	assert_true(used >= 20 && used <= 30);
+	assert_true(diff <= 300);
+	assert_non_null(strstr(out, "time to place: p50 "));
+	struct berth *b = cluster_client(&f->c, leader, 5000);
+	assert_non_null(b);
+	t_absent(b, "/berth/c/tb/instances/i000000");
+	t_absent(b, "/berth/c/tb/tasks/t0000000");
+	t_absent(b, "/berth/c/tb/alloc/i000000/cpu");
+	berth_close(b);
+
+	static const struct {
+		const char *args[12];
+		const char *msg;
+	} bad[] = {
+		{{"--conflict", "medium", "--cluster", "tbad", NULL}, "--conflict: fine or coarse"},
+		{{"--tasks", "0", "--cluster", "tbad", NULL}, "--tasks: expected an integer"},
+		{{"--workers", "65", "--cluster", "tbad", NULL}, "--workers: expected an integer"},
+		{{"--instances", "2", "--tasks", "100", "--slots", "1", "--cluster", "tbad", NULL},
+		 "cannot hold 100 tasks"},
+		{{"--strategy", "binpack:disk", "--cluster", "tbad", NULL}, "--strategy"},
+		{{"--cluster", "no/slash", NULL}, "--cluster"},
+		{{"--worker-bin", "/nonexistent/berth-worker", "--cluster", "tbad", NULL},
+		 "is not an executable"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char log[32];
+		snprintf(log, sizeof(log), "bad%zu.log", i);
+		t_bench(f, log, bad[i].args, 2);
+		if (strstr(t_log(f, log), bad[i].msg) == NULL)
+			fail_msg("case %zu: no \"%s\" in: %s", i, bad[i].msg, t_log(f, log));
+	}
+	b = cluster_client(&f->c, leader, 5000);
+	assert_non_null(b);
+	t_absent(b, "/berth/c/tbad/instances/i000000");
+	berth_close(b);
+	integ_finish(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bench_sched_run, integ_setup, integ_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
