@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +36,12 @@ static int sched_start_worker(struct sched_run *run, size_t k)
 		return -1;
 	}
 	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* a bench killed by a signal takes its workers with it */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(cfg->worker_bin, "berth-worker", "--endpoints", cfg->endpoint_list,

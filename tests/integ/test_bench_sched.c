@@ -109,7 +109,7 @@ static void test_bench_sched_run(void **state)
 			 2);
 	/* room for 15 tasks each (300 tasks, 30 instances, half again): at least 20 used */
 	assert_true(used >= 20 && used <= 30);
-	assert_true(diff <= 300);
+	assert_true(diff <= 30); /* spread over 3 zones first: 100 each when even */
 	assert_non_null(strstr(out, "time to place: p50 "));
 	struct berth *b = cluster_client(&f->c, leader, 5000);
 	assert_non_null(b);
