@@ -258,15 +258,19 @@ static void test_cluster_robustness_idle_connections(void **state)
 		rl.rlim_cur = RB_FD_NEEDED; /* raise the soft limit: the hard one allows it */
 		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	}
-	if (rl.rlim_cur < RB_FD_NEEDED) { /* the hard limit itself is too low */
-		printf("skipped: RLIMIT_NOFILE is %llu, below the %d this test needs\n",
-		       (unsigned long long)rl.rlim_cur, RB_FD_NEEDED);
-		rb_fix.passed = true;
-		skip();
+	/* A hard limit below what 500 need: as many as it allows, never none (the test
+	 * needs about 100 descriptors of its own). */
+	unsigned n = RB_IDLE_CONNS;
+	if (rl.rlim_cur < RB_FD_NEEDED) {
+		n = rl.rlim_cur > RB_FD_NEEDED - RB_IDLE_CONNS + 50
+			    ? (unsigned)rl.rlim_cur - (RB_FD_NEEDED - RB_IDLE_CONNS)
+			    : 50;
+		printf("RLIMIT_NOFILE is %llu (hard): %u idle connections instead of %d\n",
+		       (unsigned long long)rl.rlim_cur, n, RB_IDLE_CONNS);
 	}
-	fds = calloc(RB_IDLE_CONNS, sizeof(*fds));
+	fds = calloc(n, sizeof(*fds));
 	assert_non_null(fds);
-	for (unsigned i = 0; i < RB_IDLE_CONNS; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		fds[i] = rawconn_open(rb_fix.c.m[rb_target].client_port, 2000);
 		if (fds[i] < 0)
 			printf("idle connection %u failed\n", i);
@@ -275,8 +279,8 @@ static void test_cluster_robustness_idle_connections(void **state)
 	rb_check_member();
 	/* The member kept every idle connection: the first still completes a hello. */
 	assert_int_equal(rawconn_hello(fds[0], 1, RB_TOKEN, 2000), 0);
-	assert_int_equal(rawconn_hello(fds[RB_IDLE_CONNS - 1], 1, RB_TOKEN, 2000), 0);
-	for (unsigned i = 0; i < RB_IDLE_CONNS; i++)
+	assert_int_equal(rawconn_hello(fds[n - 1], 1, RB_TOKEN, 2000), 0);
+	for (unsigned i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);
 	rb_check_member();
