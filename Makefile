@@ -40,6 +40,9 @@ CLIENT_SRC := $(filter-out client/berthctl.c,$(wildcard client/*.c))
 WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
 BENCH_SRC  := $(wildcard tools/bench*.c)
 AGENT_SRC  := $(wildcard tools/agent*.c)
+# jepsen/: the fault-injection harness (docs/jepsen.md); its library is linked into the
+# unit tests (the checkers are tested on hand-written histories).
+JEPSEN_SRC := $(filter-out jepsen/main.c,$(wildcard jepsen/*.c))
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
@@ -53,8 +56,9 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBSTORE  := $(BUILD)/libstore.a
 LIBBERTH  := $(BUILD)/libberth.a
 LIBWORKER := $(BUILD)/libworker.a
+LIBJEPSEN := $(if $(JEPSEN_SRC),$(BUILD)/libjepsen.a)
 PROGRAMS  := $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/berth-bench $(BUILD)/berth-agent \
-	     $(BUILD)/berth-worker
+	     $(BUILD)/berth-worker $(if $(wildcard jepsen/main.c),$(BUILD)/berth-jepsen)
 
 all: $(PROGRAMS)
 
@@ -69,6 +73,8 @@ $(LIBSTORE): $(call obj,$(STORE_SRC))
 $(LIBBERTH): $(call obj,$(CLIENT_SRC))
 	@rm -f $@ && ar rcs $@ $^
 $(LIBWORKER): $(call obj,$(WORKER_SRC))
+	@rm -f $@ && ar rcs $@ $^
+$(BUILD)/libjepsen.a: $(call obj,$(JEPSEN_SRC))
 	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/berth-store: $(call obj,store/main.c) $(LIBSTORE) $(LIBCOMMON)
@@ -85,11 +91,15 @@ $(BUILD)/berth-agent: $(call obj,$(AGENT_SRC)) $(LIBBERTH) $(LIBCOMMON)
 $(BUILD)/berth-worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# berth-jepsen talks to the store only through libberth (DESIGN.md section 7).
+$(BUILD)/berth-jepsen: $(call obj,jepsen/main.c) $(LIBJEPSEN) $(LIBBERTH) $(LIBCOMMON)
+	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
+
 # berth-bench talks to the store only through libberth; -pthread for its client threads.
 $(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBWORKER) $(LIBBERTH) \
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBJEPSEN) $(LIBWORKER) $(LIBBERTH) \
 		  $(LIBSTORE) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
