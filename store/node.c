@@ -218,6 +218,9 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 	}
 	/* Auto-recovery silently drops committed entries from a corrupt segment: refuse. */
 	raft_uv_set_auto_recovery(&n->io, false);
+	/* libraft resends a snapshot on every heartbeat while a follower installs it. */
+	if (snapguard_install(&n->snapguard, &n->io) != 0)
+		log_warn("snapshot guard: too many nodes in one process; copies not limited");
 	if ((rv = raft_init(&n->raft, &n->io, &n->rfsm.raft, cfg->id, cfg->peer_addr)) != 0) {
 		log_error("raft_init: %s", raft_errmsg(&n->raft));
 		goto err_after_io;

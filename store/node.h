@@ -18,6 +18,7 @@
 #include "store/member.h"
 #include "store/rfsm.h"
 #include "store/server.h"
+#include "store/snapguard.h"
 #include "store/ttl.h"
 #include "store/watch.h"
 
@@ -32,6 +33,7 @@ struct node {
 	struct rfsm rfsm;
 	struct raft_uv_transport transport;
 	struct raft_io io;
+	struct snapguard snapguard; /* wraps io: one InstallSnapshot in flight per follower */
 	struct raft raft;
 	uv_check_t check;
 	uv_idle_t kick; /* running while work is pending: the loop must not block */
