@@ -106,6 +106,8 @@ static void sched_read_worker(struct sched_run *run, size_t k, struct sched_resu
 			res->conflicts += cf;
 			res->workers_ok++;
 			found = true;
+			if (!run->cfg->row) /* the worker's own counters, latencies included */
+				fprintf(stderr, "  %s", line);
 		}
 	}
 	if (!found) {
