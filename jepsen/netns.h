@@ -86,18 +86,18 @@ int netns_rule_count(struct netns *net, unsigned i, unsigned *count);
 
 /* Leftovers (jepsen/netns_clean.c). What of run id exists on this host, described in
  * report ("netns bj-x-n1; link bj-x-br; mount /tmp/r/n1; pid 123; rule FORWARD; lock",
- * cut to len): the count of objects (0: nothing). */
+ * cut to len): the count of objects (0: nothing; out of memory: 1, "out of memory"). */
 unsigned netns_leftovers(const char *id, char *report, size_t len);
 
 /* Finds every run on this host by name (namespaces, links, tmpfs mounts, host rules, lock
  * files) and removes those whose lock no live process holds, processes inside their
  * namespaces first. Runs of live harness processes are left alone. *removed (may be NULL)
- * counts the runs removed. 0, or BERTH_EIO when something could not be removed (report
- * says what; len may be 0). */
+ * counts the runs removed. 0, BERTH_ENOMEM, or BERTH_EIO when something could not be
+ * removed (report says what; len may be 0). Thread-safe, as is netns_leftovers. */
 int netns_cleanup_all(unsigned *removed, char *report, size_t len);
 
 /* Removes whatever of run id exists, without looking at its lock (netns_destroy and
- * netns_cleanup_all use it). 0 or BERTH_EIO with report. */
+ * netns_cleanup_all use it). 0, BERTH_ENOMEM, or BERTH_EIO with report. */
 int netns_remove_run(const char *id, char *report, size_t len);
 
 #endif

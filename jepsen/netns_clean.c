@@ -23,6 +23,7 @@
 #define CLEAN_MAX_OBJS 128
 #define CLEAN_MAX_RUNS 64
 #define CLEAN_KILL_WAIT_MS 5000
+#define CLEAN_RULES_BYTES 65536
 
 enum clean_kind { CLEAN_NETNS, CLEAN_LINK, CLEAN_MOUNT, CLEAN_RULE, CLEAN_LOCK };
 
@@ -118,12 +119,11 @@ static void clean_mounts(struct clean_list *l, const char *want)
 	fclose(f);
 }
 
-/* Host FORWARD rules carrying a run's comment. */
-static void clean_rules(struct clean_list *l, const char *want)
+/* Host FORWARD rules carrying a run's comment (out: room for iptables -S). */
+static void clean_rules(struct clean_list *l, const char *want, char *out, size_t outlen)
 {
-	static char out[65536];
 	const char *argv[] = {"iptables", "-w", "-S", "FORWARD", NULL};
-	if (cmd_run(argv, CMD_TIMEOUT_MS, out, sizeof out, NULL, 0) != 0)
+	if (cmd_run(argv, CMD_TIMEOUT_MS, out, outlen, NULL, 0) != 0)
 		return;
 	char *save = NULL, id[NETNS_ID_MAX + 1];
 	for (char *line = strtok_r(out, "\n", &save); line != NULL;
@@ -135,13 +135,22 @@ static void clean_rules(struct clean_list *l, const char *want)
 	}
 }
 
-static void clean_scan(struct clean_list *l, const char *want)
+/* Every object of run want (NULL: of every run) into a new list; NULL when out of memory.
+ * Heap, not static: the harness may clean up from more than one thread. */
+static struct clean_list *clean_scan(const char *want)
 {
-	l->n = 0;
+	struct clean_list *l = calloc(1, sizeof *l);
+	char *out = malloc(CLEAN_RULES_BYTES);
+	if (l == NULL || out == NULL) {
+		free(l);
+		free(out);
+		return NULL;
+	}
 	clean_dir(l, "/run/netns", CLEAN_NETNS, want);
 	clean_dir(l, "/sys/class/net", CLEAN_LINK, want);
 	clean_mounts(l, want);
-	clean_rules(l, want);
+	clean_rules(l, want, out, CLEAN_RULES_BYTES);
+	free(out);
 	DIR *d = opendir(NETNS_LOCK_DIR);
 	struct dirent *e;
 	while (d != NULL && (e = readdir(d)) != NULL) {
@@ -156,6 +165,7 @@ static void clean_scan(struct clean_list *l, const char *want)
 	}
 	if (d != NULL)
 		closedir(d);
+	return l;
 }
 
 /* The pids inside namespace ns (ip netns pids), at most max; how many. */
@@ -200,7 +210,6 @@ __attribute__((format(printf, 4, 5))) static void clean_report(char *report, siz
 
 unsigned netns_leftovers(const char *id, char *report, size_t len)
 {
-	static struct clean_list l;
 	size_t used = 0;
 	unsigned count = 0;
 	pid_t pids[64];
@@ -208,19 +217,24 @@ unsigned netns_leftovers(const char *id, char *report, size_t len)
 		report[0] = '\0';
 	if (netns_id_check(id) != 0)
 		return 0;
-	clean_scan(&l, id);
-	for (unsigned i = 0; i < l.n; i++) {
+	struct clean_list *l = clean_scan(id);
+	if (l == NULL) {
+		clean_report(report, len, &used, "out of memory: not looked");
+		return 1;
+	}
+	for (unsigned i = 0; i < l->n; i++) {
 		count++;
-		clean_report(report, len, &used, "%s %s", clean_kind_names[l.o[i].kind],
-			     l.o[i].kind == CLEAN_RULE ? "FORWARD" : l.o[i].name);
-		if (l.o[i].kind != CLEAN_NETNS)
+		clean_report(report, len, &used, "%s %s", clean_kind_names[l->o[i].kind],
+			     l->o[i].kind == CLEAN_RULE ? "FORWARD" : l->o[i].name);
+		if (l->o[i].kind != CLEAN_NETNS)
 			continue;
-		unsigned np = clean_pids(l.o[i].name, pids, 64);
+		unsigned np = clean_pids(l->o[i].name, pids, 64);
 		for (unsigned k = 0; k < np; k++) {
 			clean_report(report, len, &used, "pid %d", (int)pids[k]);
 			count++;
 		}
 	}
+	free(l);
 	return count;
 }
 
@@ -274,19 +288,20 @@ static void clean_rule_argv(char *line, const char **argv, size_t max)
 
 int netns_remove_run(const char *id, char *report, size_t len)
 {
-	static struct clean_list l;
 	size_t used = 0;
 	bool ok = true;
 	if (len > 0)
 		report[0] = '\0';
 	if (netns_id_check(id) != 0)
 		return BERTH_EBADREQ;
-	clean_scan(&l, id);
-	ok = clean_kill(&l, report, len, &used);
-	for (unsigned i = 0; i < l.n; i++)
-		if (l.o[i].kind == CLEAN_MOUNT && umount2(l.o[i].name, MNT_DETACH) != 0 &&
+	struct clean_list *l = clean_scan(id);
+	if (l == NULL)
+		return BERTH_ENOMEM;
+	ok = clean_kill(l, report, len, &used);
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->o[i].kind == CLEAN_MOUNT && umount2(l->o[i].name, MNT_DETACH) != 0 &&
 		    errno != EINVAL && errno != ENOENT) {
-			clean_report(report, len, &used, "umount %s: %s", l.o[i].name,
+			clean_report(report, len, &used, "umount %s: %s", l->o[i].name,
 				     strerror(errno));
 			ok = false;
 		}
@@ -294,8 +309,8 @@ int netns_remove_run(const char *id, char *report, size_t len)
 	 * own devices go away asynchronously after it is deleted), then the namespaces,
 	 * then the bridge, then the host rules. */
 	for (int pass = 0; pass < 4; pass++) {
-		for (unsigned i = 0; i < l.n; i++) {
-			struct clean_obj *o = &l.o[i];
+		for (unsigned i = 0; i < l->n; i++) {
+			struct clean_obj *o = &l->o[i];
 			bool veth = o->kind == CLEAN_LINK &&
 				    o->name[strlen(NETNS_PREFIX) + strlen(id) + 1] == 'v';
 			if (pass == 0 && veth) {
@@ -314,26 +329,29 @@ int netns_remove_run(const char *id, char *report, size_t len)
 			}
 		}
 	}
+	free(l);
 	return ok ? 0 : BERTH_EIO;
 }
 
 int netns_cleanup_all(unsigned *removed, char *report, size_t len)
 {
-	static struct clean_list l;
 	char ids[CLEAN_MAX_RUNS][NETNS_ID_MAX + 1], one[512];
 	unsigned nids = 0, done = 0;
 	size_t used = 0;
 	int rc = 0;
 	if (len > 0)
 		report[0] = '\0';
-	clean_scan(&l, NULL);
-	for (unsigned i = 0; i < l.n; i++) {
+	struct clean_list *l = clean_scan(NULL);
+	if (l == NULL)
+		return BERTH_ENOMEM;
+	for (unsigned i = 0; i < l->n; i++) {
 		unsigned k = 0;
-		while (k < nids && strcmp(ids[k], l.o[i].id) != 0)
+		while (k < nids && strcmp(ids[k], l->o[i].id) != 0)
 			k++;
 		if (k == nids && nids < CLEAN_MAX_RUNS)
-			memcpy(ids[nids++], l.o[i].id, NETNS_ID_MAX + 1);
+			memcpy(ids[nids++], l->o[i].id, NETNS_ID_MAX + 1);
 	}
+	free(l);
 	for (unsigned k = 0; k < nids; k++) {
 		char lock[128];
 		snprintf(lock, sizeof lock, "%s/%.*s.lock", NETNS_LOCK_DIR, NETNS_ID_MAX, ids[k]);
