@@ -71,6 +71,10 @@ json_t *check_watch(const struct history *h, char *err, size_t errlen);
 /* Shared by the checkers (jepsen/check_util.c). */
 /* A verdict as the valid field's value. */
 json_t *check_valid_json(enum check_verdict v);
+/* Sets res's "valid", "summary" and the integer fields names[i] = vals[i], i < n. 0, or -1
+ * out of memory. */
+int check_finish(json_t *res, enum check_verdict v, const char *summary, const char *const *names,
+		 const int64_t *vals, size_t n);
 /* Appends item to arr when arr holds fewer than max; always consumes item. 0 or -1. */
 int check_example(json_t *arr, json_t *item, size_t max);
 

@@ -144,11 +144,9 @@ json_t *check_register(const struct history *h, uint64_t max_states, char *err, 
 		 " states",
 		 nkeys, nlin, ninvalid, nunknown, states);
 	enum check_verdict v = ninvalid ? CHECK_INVALID : nunknown ? CHECK_UNKNOWN : CHECK_VALID;
-	if (json_object_set_new(res, "valid", check_valid_json(v)) ||
-	    json_object_set_new(res, "summary", json_string(summary)) ||
-	    json_object_set_new(res, "keys", json_integer((json_int_t)nkeys)) ||
-	    json_object_set_new(res, "ops", json_integer((json_int_t)nlin)) ||
-	    json_object_set_new(res, "states", json_integer((json_int_t)states)))
+	static const char *const names[] = {"keys", "ops", "states"};
+	const int64_t vals[] = {(int64_t)nkeys, (int64_t)nlin, (int64_t)states};
+	if (check_finish(res, v, summary, names, vals, 3) != 0)
 		goto nomem;
 	free(ops);
 	free(lops);

@@ -128,11 +128,9 @@ json_t *check_set(const struct history *h, char *err, size_t errlen)
 		 "%zu adds attempted, %zu acknowledged, %zu read, %" PRId64 " lost, %" PRId64
 		 " unexpected%s",
 		 attempted, acked, nread, lost, wrong, final ? "" : ", no final read");
-	if (json_object_set_new(res, "valid", check_valid_json(v)) ||
-	    json_object_set_new(res, "summary", json_string(summary)) ||
-	    json_object_set_new(res, "attempted", json_integer((json_int_t)attempted)) ||
-	    json_object_set_new(res, "acknowledged", json_integer((json_int_t)acked)) ||
-	    json_object_set_new(res, "read", json_integer((json_int_t)nread)))
+	static const char *const names[] = {"attempted", "acknowledged", "read"};
+	const int64_t vals[] = {(int64_t)attempted, (int64_t)acked, (int64_t)nread};
+	if (check_finish(res, v, summary, names, vals, 3) != 0)
 		goto nomem;
 	free(ops);
 	free(el);

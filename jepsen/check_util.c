@@ -31,3 +31,13 @@ int check_example(json_t *arr, json_t *item, size_t max)
 	}
 	return json_array_append_new(arr, item);
 }
+
+int check_finish(json_t *res, enum check_verdict v, const char *summary, const char *const *names,
+		 const int64_t *vals, size_t n)
+{
+	int bad = json_object_set_new(res, "valid", check_valid_json(v));
+	bad |= json_object_set_new(res, "summary", json_string(summary));
+	for (size_t i = 0; i < n; i++)
+		bad |= json_object_set_new(res, names[i], json_integer(vals[i]));
+	return bad ? -1 : 0;
+}
