@@ -106,6 +106,8 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBJE
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # test_berthctl and test_berthctl_sched run the program.
 $(BUILD)/tests/test_berthctl $(BUILD)/tests/test_berthctl_sched: | $(BUILD)/berthctl
+# test_jepsen_cli runs berth-jepsen check.
+$(BUILD)/tests/test_jepsen_cli: | $(BUILD)/berth-jepsen
 
 # The integration tests run the berth-store, berth-agent and berth-worker of the same build
 # (BERTH_STORE_BIN, BERTH_AGENT_BIN and BERTH_WORKER_BIN below).
