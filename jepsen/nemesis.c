@@ -238,12 +238,38 @@ int nemesis_heal(struct nemesis *nm, enum nemesis_family f)
 	return rc;
 }
 
+/* Restarts every member that is down although no fault holds it down (it crashed, or a
+ * full disk stopped it after its heal): one "revive" event naming them. */
+static int nemesis_revive(struct nemesis *nm)
+{
+	json_t *nodes = json_array(), *status = json_object();
+	int first = 0;
+	for (unsigned i = 0; i < nm->nodes->n; i++) {
+		if (!nm->nodes->node[i].member || nodes_alive(nm->nodes, i))
+			continue;
+		char name[16];
+		snprintf(name, sizeof name, "n%u", i + 1);
+		json_object_set_new(status, name, json_integer(nm->nodes->node[i].last_status));
+		int rc = nodes_start(nm->nodes, i);
+		if (rc == 0)
+			nemesis_push(nodes, i);
+		else if (first == 0)
+			first = nemesis_fail(nm, rc, "nemesis: revive: %s", nm->nodes->errmsg);
+	}
+	json_t *value = json_pack("{s:o, s:o}", "nodes", nodes, "exit_status", status);
+	if (json_object_size(status) > 0 && nm->event != NULL && value != NULL)
+		nm->event(nm->ctx, "revive", value);
+	json_decref(value);
+	return first;
+}
+
 int nemesis_heal_all(struct nemesis *nm)
 {
 	int first = 0;
 	char keep[sizeof nm->errmsg] = "";
-	for (unsigned f = 0; f < NEMESIS_FAMILY_COUNT; f++) {
-		int rc = nemesis_heal(nm, (enum nemesis_family)f);
+	for (unsigned f = 0; f <= NEMESIS_FAMILY_COUNT; f++) {
+		int rc = f < NEMESIS_FAMILY_COUNT ? nemesis_heal(nm, (enum nemesis_family)f)
+						  : nemesis_revive(nm);
 		if (rc != 0 && first == 0) {
 			first = rc;
 			memcpy(keep, nm->errmsg, sizeof keep);

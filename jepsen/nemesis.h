@@ -33,7 +33,8 @@
  *   {"kind": "clock-skew", "offsets_ms": {"n1": -2300, "n3": 4100}}
  *   {"kind": "member-readd", "nodes": ["n3"]}
  *   {"kind": "disk-full", "nodes": ["n2"], "balloon_bytes": 61865984}
- * A stop event's value also carries "kind". value is borrowed for the call (json_incref to
+ * A stop event's value also carries "kind"; nemesis_heal_all adds "revive" (below).
+ * value is borrowed for the call (json_incref to
  * keep it). A fault whose start fails is undone before nemesis_start returns, without
  * events. The schedule reports its own failures as f "nemesis-error" with
  * {"kind", "phase": "start"|"stop", "error"}.
@@ -136,7 +137,10 @@ int nemesis_start(struct nemesis *nm, enum nemesis_kind k);
 /* Heals family f's fault if active (0 otherwise). Its first failure's code; the family
  * is marked healed anyway once everything possible was done. */
 int nemesis_heal(struct nemesis *nm, enum nemesis_family f);
-/* Heals every active family. The first failure's code. */
+/* Heals every active family, then restarts every member that is down though no fault
+ * holds it down (it crashed, or a full disk stopped it after the disk's heal), reporting
+ * those with one event "revive" {"nodes": [...], "exit_status": {"n2": waitpid status}}.
+ * The cluster is then whole again. The first failure's code. */
 int nemesis_heal_all(struct nemesis *nm);
 /* Whether family f has a fault in place. */
 bool nemesis_active(const struct nemesis *nm, enum nemesis_family f);

@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/integ/jnet_fix.h"
+
 #include "client/net.h"
-#include "jepsen/nemesis.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,285 +27,76 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WAIT_MS 10000
-
-struct jfix {
-	char dir[256];
-	char id[NETNS_ID_MAX + 1];
-	struct netns net;
-	struct nodes nodes;
-	bool nodes_up;
-	struct nemesis nm;
-	json_t *events; /* [{"f", "value"}] */
-	pid_t pids[32]; /* every member pid seen */
-	unsigned npids;
-};
-
-static struct jfix *current;
-
-/* Removes what the test made: members, network, folder. */
-static void jfix_close(struct jfix *f)
-{
-	if (f->nodes_up)
-		nodes_close(&f->nodes, 5000);
-	f->nodes_up = false;
-	netns_destroy(&f->net);
-	if (f->dir[0] != '\0') {
-		char path[512];
-		for (unsigned i = 1; i <= NETNS_MAX_NODES; i++) {
-			snprintf(path, sizeof path, "%s/n%u.log", f->dir, i);
-			unlink(path);
-			snprintf(path, sizeof path, "%s/n%u", f->dir, i);
-			rmdir(path); /* the leaked run's mount point */
-		}
-		rmdir(f->dir);
-		f->dir[0] = '\0';
-	}
-}
-
-/* run-unit's SIGTERM (a test too slow) or a Ctrl-C: remove everything, then die. */
-static void jfix_signal(int sig)
-{
-	if (current != NULL)
-		jfix_close(current);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void on_event(void *ctx, const char *f, json_t *value)
-{
-	struct jfix *x = ctx;
-	json_array_append_new(x->events, json_pack("{s:s, s:O}", "f", f, "value", value));
-}
-
-/* The run id: "t" and the pid in base 36 (unique among live processes). */
-static void jfix_id(char *id, char tag)
-{
-	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-	unsigned v = (unsigned)getpid();
-	size_t n = 0;
-	id[n++] = tag;
-	char tmp[8];
-	size_t k = 0;
-	do {
-		tmp[k++] = digits[v % 36];
-		v /= 36;
-	} while (v > 0 && k < 5);
-	while (k > 0)
-		id[n++] = tmp[--k];
-	id[n] = '\0';
-}
-
-static int setup(void **state)
-{
-	struct jfix *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
-	f->net.lock_fd = -1;
-	f->events = json_array();
-	*state = current = f;
-	signal(SIGTERM, jfix_signal);
-	signal(SIGINT, jfix_signal);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct jfix *f = *state;
-	current = NULL;
-	jfix_close(f);
-	json_decref(f->events);
-	free(f);
-	return 0;
-}
-
-/* Makes the net (n nodes, members of them) and starts the members with faketime. */
-static void jfix_start(struct jfix *f, unsigned n, unsigned members, unsigned tmpfs_mib)
-{
-	const char *tmp = getenv("TMPDIR");
-	snprintf(f->dir, sizeof f->dir, "%s/berth-jnet-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
-	jfix_id(f->id, 't');
-	int rc = netns_create(&f->net, f->id, n);
-	if (rc != 0)
-		fail_msg("cannot make the test network (this test needs root, iproute2 and "
-			 "iptables): %s",
-			 f->net.errmsg);
-	const char *bin = getenv("BERTH_STORE_BIN");
-	const char *extra[] = {"--election-ms", "300", "--heartbeat-ms", "50", NULL};
-	struct nodes_options o = {.bin = bin != NULL ? bin : "build/berth-store",
-				  .dir = f->dir,
-				  .net = &f->net,
-				  .members = members,
-				  .extra = extra,
-				  .token = "jnet-token",
-				  .faketime = true,
-				  .tmpfs_mib = tmpfs_mib};
-	rc = nodes_init(&f->nodes, &o);
-	if (rc != 0)
-		fail_msg("nodes_init: %s", f->nodes.errmsg);
-	f->nodes_up = true;
-	rc = nodes_start_members(&f->nodes);
-	if (rc != 0)
-		fail_msg("nodes_start_members: %s", f->nodes.errmsg);
-	struct nemesis_options no = {.nodes = &f->nodes,
-				     .seed = 42,
-				     .event = on_event,
-				     .ctx = f,
-				     .loss_p = 0.1,
-				     .clock_jump_ms = 2LL * 86400 * 1000,
-				     .leader_wait_ms = WAIT_MS};
-	assert_int_equal(nemesis_init(&f->nm, &no), 0);
-}
-
-static void note_pids(struct jfix *f)
-{
-	for (unsigned i = 0; i < f->nodes.n && f->npids < 32; i++)
-		if (f->nodes.node[i].pid != 0 &&
-		    (f->npids == 0 || f->pids[f->npids - 1] != f->nodes.node[i].pid))
-			f->pids[f->npids++] = f->nodes.node[i].pid;
-}
-
-static unsigned leader_of(struct jfix *f)
-{
-	unsigned l;
-	if (nodes_leader(&f->nodes, WAIT_MS, &l, NULL) != 0)
-		fail_msg("%s", f->nodes.errmsg);
-	return l;
-}
-
-/* A put through a handle on the given endpoints (NULL: every node): its code. */
-static int put_via(struct jfix *f, const char **eps, size_t n, uint32_t timeout_ms, const char *key,
-		   const char *value)
-{
-	struct berth_options o = {.endpoints = eps != NULL ? eps : f->nodes.eps,
-				  .nendpoints = eps != NULL ? n : f->nodes.n,
-				  .token = "jnet-token",
-				  .timeout_ms = timeout_ms};
-	struct berth *b = NULL;
-	assert_int_equal(berth_open(&b, &o, NULL, 0), 0);
-	struct berth_result res = {0};
-	int rc = berth_put(b, key, strlen(key), value, strlen(value), 0, &res);
-	berth_result_free(&res);
-	berth_close(b);
-	return rc;
-}
-
-/* Polls a serializable get on node i until key holds value. */
-static void wait_value(struct jfix *f, unsigned i, const char *key, const char *value)
-{
-	const char *ep[] = {f->nodes.node[i].client};
-	struct berth_options o = {
-		.endpoints = ep, .nendpoints = 1, .token = "jnet-token", .timeout_ms = 1000};
-	struct berth *b = NULL;
-	assert_int_equal(berth_open(&b, &o, NULL, 0), 0);
-	uint64_t deadline = net_now_ms() + WAIT_MS;
-	bool seen = false;
-	while (!seen && net_now_ms() < deadline) {
-		struct berth_result res = {0};
-		if (berth_get(b, key, strlen(key), 0, true, &res) == 0) {
-			const struct reply_kv *kv = berth_result_kv(&res);
-			seen = kv != NULL && kv->value.n == strlen(value) &&
-			       memcmp(kv->value.p, value, kv->value.n) == 0;
-		}
-		berth_result_free(&res);
-		if (!seen)
-			net_sleep_ms(50);
-	}
-	berth_close(b);
-	if (!seen)
-		fail_msg("n%u never showed %s = %s", i + 1, key, value);
-}
-
-/* The last event's f and value. */
-static json_t *last_event(struct jfix *f, const char *want_f)
-{
-	size_t n = json_array_size(f->events);
-	assert_true(n > 0);
-	json_t *e = json_array_get(f->events, n - 1);
-	assert_string_equal(json_string_value(json_object_get(e, "f")), want_f);
-	return json_object_get(e, "value");
-}
-
-static unsigned rules(struct jfix *f, unsigned i)
-{
-	unsigned c = 99;
-	assert_int_equal(netns_rule_count(&f->net, i, &c), 0);
-	return c;
-}
-
 /* The leader cut off: the majority elects another and writes, the minority cannot. */
 static void check_partition(struct jfix *f)
 {
-	unsigned old = leader_of(f);
+	unsigned old = jfix_leader(f);
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_PARTITION_LEADER), 0);
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_LOSS), BERTH_EBUSY);
-	json_t *v = last_event(f, "start-partition");
+	json_t *v = jfix_last_event(f, "start-partition");
 	assert_string_equal(json_string_value(json_object_get(v, "kind")), "partition-leader");
 	assert_int_equal(json_array_size(json_array_get(json_object_get(v, "groups"), 1)), 1);
 	assert_int_equal(json_array_size(json_object_get(v, "drops")), 4);
-	assert_int_equal(rules(f, old), 2);
-	assert_int_equal(rules(f, (old + 1) % 3), 1);
+	assert_int_equal(jfix_rules(f, old), 2);
+	assert_int_equal(jfix_rules(f, (old + 1) % 3), 1);
 	unsigned now = old;
-	uint64_t deadline = net_now_ms() + WAIT_MS;
+	uint64_t deadline = net_now_ms() + JNET_WAIT_MS;
 	while (now == old && net_now_ms() < deadline)
-		now = leader_of(f);
+		now = jfix_leader(f);
 	assert_int_not_equal(now, old);
 	const char *major[2], *minor[1] = {f->nodes.node[old].client};
 	for (unsigned i = 0, k = 0; i < 3; i++)
 		if (i != old)
 			major[k++] = f->nodes.node[i].client;
-	assert_int_equal(put_via(f, major, 2, 5000, "p/major", "1"), 0);
-	assert_int_not_equal(put_via(f, minor, 1, 1500, "p/minor", "1"), 0);
+	assert_int_equal(jfix_put(f, major, 2, 5000, "p/major", "1"), 0);
+	assert_int_not_equal(jfix_put(f, minor, 1, 1500, "p/minor", "1"), 0);
 	assert_int_equal(nemesis_heal(&f->nm, NEMESIS_F_PARTITION), 0);
-	last_event(f, "stop-partition");
+	jfix_last_event(f, "stop-partition");
 	for (unsigned i = 0; i < 3; i++)
-		assert_int_equal(rules(f, i), 0);
-	wait_value(f, old, "p/major", "1");
+		assert_int_equal(jfix_rules(f, i), 0);
+	jfix_wait_value(f, old, "p/major", "1");
 }
 
 /* SIGKILL and restart one node; SIGSTOP the leader and resume it. */
 static void check_kill_pause(struct jfix *f)
 {
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_KILL_ONE), 0);
-	json_t *v = last_event(f, "start-kill");
-	const char *name = json_string_value(json_array_get(json_object_get(v, "nodes"), 0));
-	assert_non_null(name);
-	unsigned k = (unsigned)atoi(name + 1) - 1; /* "n2": index 1 */
+	json_t *v = jfix_last_event(f, "start-kill");
+	unsigned k = jfix_node(json_array_get(json_object_get(v, "nodes"), 0));
 	assert_false(nodes_alive(&f->nodes, k));
-	assert_int_equal(put_via(f, NULL, 0, 5000, "k/1", "after-kill"), 0);
+	assert_int_equal(jfix_put(f, NULL, 0, 5000, "k/1", "after-kill"), 0);
 	assert_int_equal(nemesis_heal(&f->nm, NEMESIS_F_KILL), 0);
-	v = last_event(f, "stop-kill");
+	v = jfix_last_event(f, "stop-kill");
 	assert_int_equal(json_array_size(json_object_get(v, "restarted")), 1);
 	assert_true(nodes_alive(&f->nodes, k));
-	note_pids(f);
-	wait_value(f, k, "k/1", "after-kill");
+	jfix_note_pids(f);
+	jfix_wait_value(f, k, "k/1", "after-kill");
 
-	unsigned old = leader_of(f);
+	unsigned old = jfix_leader(f);
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_PAUSE_LEADER), 0);
 	assert_true(f->nodes.node[old].paused);
-	unsigned now = leader_of(f); /* the paused one is not asked */
+	unsigned now = jfix_leader(f); /* the paused one is not asked */
 	assert_int_not_equal(now, old);
-	assert_int_equal(put_via(f, (const char *[]){f->nodes.node[now].client}, 1, 5000, "k/2",
-				 "after-pause"),
+	assert_int_equal(jfix_put(f, (const char *[]){f->nodes.node[now].client}, 1, 5000, "k/2",
+				  "after-pause"),
 			 0);
 	assert_int_equal(nemesis_heal(&f->nm, NEMESIS_F_PAUSE), 0);
 	assert_false(f->nodes.node[old].paused);
-	wait_value(f, old, "k/2", "after-pause");
+	jfix_wait_value(f, old, "k/2", "after-pause");
 }
 
 /* Loss rules in every member's chain, removed by the heal; writes still go through. */
 static void check_loss(struct jfix *f)
 {
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_LOSS), 0);
-	json_t *v = last_event(f, "start-loss");
+	json_t *v = jfix_last_event(f, "start-loss");
 	assert_true(json_real_value(json_object_get(v, "p")) == 0.1);
 	for (unsigned i = 0; i < 3; i++)
-		assert_int_equal(rules(f, i), 1);
-	assert_int_equal(put_via(f, NULL, 0, 10000, "l/1", "lossy"), 0);
+		assert_int_equal(jfix_rules(f, i), 1);
+	assert_int_equal(jfix_put(f, NULL, 0, 10000, "l/1", "lossy"), 0);
 	assert_int_equal(nemesis_heal_all(&f->nm), 0);
 	for (unsigned i = 0; i < 3; i++)
-		assert_int_equal(rules(f, i), 0);
+		assert_int_equal(jfix_rules(f, i), 0);
 	assert_int_equal(netns_loss(&f->net, 0, 0, 0), BERTH_EBADREQ);
 	assert_int_equal(netns_drop(&f->net, 0, 0), BERTH_EBADREQ);
 	assert_int_equal(netns_drop(&f->net, 0, 7), BERTH_EBADREQ);
@@ -320,10 +112,11 @@ static int log_day(const char *line)
 static void check_clock(struct jfix *f)
 {
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_CLOCK_JUMP), 0);
-	json_t *offs = json_object_get(last_event(f, "start-clock"), "offsets_ms");
+	json_t *offs = json_object_get(jfix_last_event(f, "start-clock"), "offsets_ms");
 	assert_int_equal(json_object_size(offs), 1);
-	const char *name = json_object_iter_key(json_object_iter(offs));
-	unsigned j = (unsigned)atoi(name + 1) - 1;
+	json_t *name = json_string(json_object_iter_key(json_object_iter(offs)));
+	unsigned j = jfix_node(name);
+	json_decref(name);
 	int64_t off = json_integer_value(json_object_iter_value(json_object_iter(offs)));
 	assert_true(off == 2LL * 86400000 || off == -2LL * 86400000);
 	assert_int_equal(nodes_set_clock(&f->nodes, j, 11LL * 366 * 86400000), BERTH_EBADREQ);
@@ -346,7 +139,7 @@ static void check_clock(struct jfix *f)
 	assert_int_equal(nemesis_heal(&f->nm, NEMESIS_F_CLOCK), 0);
 	assert_int_equal(f->nodes.node[j].clock_ms, 0);
 	assert_int_equal(nodes_start(&f->nodes, j), 0);
-	note_pids(f);
+	jfix_note_pids(f);
 }
 
 static void test_jepsen_net_cluster(void **state)
@@ -359,15 +152,15 @@ static void test_jepsen_net_cluster(void **state)
 	assert_int_equal(netns_create(&bad, "ok", NETNS_MAX_NODES + 1), BERTH_EBADREQ);
 	jfix_start(f, 3, 3, 0);
 	assert_int_equal(netns_create(&bad, f->id, 3), BERTH_EEXISTS); /* a live run's id */
-	note_pids(f);
-	leader_of(f);
-	assert_int_equal(put_via(f, NULL, 0, 5000, "a", "1"), 0);
-	wait_value(f, 2, "a", "1");
+	jfix_note_pids(f);
+	jfix_leader(f);
+	assert_int_equal(jfix_put(f, NULL, 0, 5000, "a", "1"), 0);
+	jfix_wait_value(f, 2, "a", "1");
 	check_partition(f);
 	check_kill_pause(f);
 	check_loss(f);
 	check_clock(f);
-	assert_int_equal(put_via(f, NULL, 0, 5000, "z", "end"), 0);
+	assert_int_equal(jfix_put(f, NULL, 0, 5000, "z", "end"), 0);
 
 	char id[NETNS_ID_MAX + 1], report[1024];
 	memcpy(id, f->id, sizeof id);
@@ -424,7 +217,7 @@ static void test_jepsen_net_leaked(void **state)
 	assert_int_equal(waitpid(child, &st, 0), child);
 	assert_true(WIFSIGNALED(st));
 	/* The sleeper enters its namespace when `ip netns exec` runs: wait for that. */
-	uint64_t deadline = net_now_ms() + WAIT_MS;
+	uint64_t deadline = net_now_ms() + JNET_WAIT_MS;
 	while (strstr(report, "pid ") == NULL && net_now_ms() < deadline) {
 		netns_leftovers(id, report, sizeof report);
 		net_sleep_ms(20);
@@ -454,13 +247,14 @@ static void test_jepsen_net_leaked(void **state)
 		assert_true(rp != NULL && rp[2] == 'Z');
 	}
 	rmdir(mnt);
+	f->passed = true;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_jepsen_net_cluster, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_jepsen_net_leaked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jepsen_net_cluster, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_jepsen_net_leaked, jfix_setup, jfix_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
