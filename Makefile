@@ -23,11 +23,12 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -MMD -MP
 LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 TEST_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-# Dependencies: install what pkg-config cannot find (tools/install-deps is idempotent).
+# Dependencies: install what pkg-config or `tools/install-deps --check` finds missing (idempotent).
 # LDLIBS and TEST_LIBS are recursive (=) on purpose: they must be read after this runs.
 DEPS_STAMP := $(BUILD)/.deps-ok
 $(DEPS_STAMP):
-	@pkg-config --exists $(PKGS) cmocka && pkg-config --atleast-version=0.22 raft || tools/install-deps
+	@pkg-config --exists $(PKGS) cmocka && pkg-config --atleast-version=0.22 raft && \
+	  tools/install-deps --check >/dev/null || tools/install-deps
 	@pkg-config --atleast-version=0.22 raft || { \
 	  echo "error: berth needs libraft >= 0.22 (bookworm-backports); found $$(pkg-config --modversion raft 2>/dev/null || echo none)."; \
 	  echo "       Debian 12's 0.15 drops committed entries on restart and lacks the Figure 8 fix (DESIGN.md section 2)."; exit 1; }
@@ -108,7 +109,7 @@ $(BUILD)/tests/test_berthctl $(BUILD)/tests/test_berthctl_sched: | $(BUILD)/bert
 
 # The integration tests run the berth-store, berth-agent and berth-worker of the same build
 # (BERTH_STORE_BIN, BERTH_AGENT_BIN and BERTH_WORKER_BIN below).
-$(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIBBERTH) $(LIBCOMMON) \
+$(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIBJEPSEN) $(LIBBERTH) $(LIBCOMMON) \
 		  | $(BUILD)/berth-store $(BUILD)/berth-agent $(BUILD)/berth-worker
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
