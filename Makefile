@@ -96,6 +96,16 @@ $(BUILD)/berth-worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBBERTH) $(LIBC
 $(BUILD)/berth-jepsen: $(call obj,jepsen/main.c) $(LIBJEPSEN) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
+# The harness's proof of teeth (docs/jepsen.md): berth-store built with
+# BERTH_JEPSEN_BROKEN_READS, which answers linearizable reads from any member's own state.
+# Objects of its own in $(BUILD)/broken/; never installed, never the default.
+BROKEN_OBJ := $(patsubst %.c,$(BUILD)/broken/%.o,store/main.c $(STORE_SRC) $(COMMON_SRC))
+$(BUILD)/broken/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DBERTH_JEPSEN_BROKEN_READS -c $< -o $@
+$(BUILD)/berth-store-broken: $(BROKEN_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # berth-bench talks to the store only through libberth; -pthread for its client threads.
 $(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
@@ -106,6 +116,8 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(call obj,$(TEST_SUPPORT)) $(LIBJE
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # test_berthctl and test_berthctl_sched run the program.
 $(BUILD)/tests/test_berthctl $(BUILD)/tests/test_berthctl_sched: | $(BUILD)/berthctl
+# test_jepsen_cli runs berth-jepsen check.
+$(BUILD)/tests/test_jepsen_cli: | $(BUILD)/berth-jepsen
 
 # The integration tests run the berth-store, berth-agent and berth-worker of the same build
 # (BERTH_STORE_BIN, BERTH_AGENT_BIN and BERTH_WORKER_BIN below).
@@ -115,6 +127,8 @@ $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIB
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # The cluster commands' test runs berthctl as the unit tests do (tests/unit/ctl_run.h).
 $(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUILD)/berthctl
+# The harness's smoke test runs berth-jepsen on both builds of berth-store.
+$(BUILD)/integ/test_jepsen_smoke: | $(BUILD)/berth-jepsen $(BUILD)/berth-store-broken
 # The bench's test runs berth-bench sched as the program (BERTH_BENCH_BIN below).
 $(BUILD)/integ/test_bench_sched: | $(BUILD)/berth-bench
 
@@ -123,9 +137,11 @@ $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 
 # Each test binary runs on its own, the unit tests first, then the integration tests;
 # the last line totals them all.
-test: $(PROGRAMS) $(TESTS) $(INTEG_TESTS)
+test: $(PROGRAMS) $(BUILD)/berth-store-broken $(TESTS) $(INTEG_TESTS)
 	@BERTH_STORE_BIN=$(BUILD)/berth-store BERTH_AGENT_BIN=$(BUILD)/berth-agent \
-	  BERTH_WORKER_BIN=$(BUILD)/berth-worker BERTH_BENCH_BIN=$(BUILD)/berth-bench tests/run-unit $(TESTS) $(INTEG_TESTS)
+	  BERTH_WORKER_BIN=$(BUILD)/berth-worker BERTH_BENCH_BIN=$(BUILD)/berth-bench \
+	  BERTH_JEPSEN_BIN=$(BUILD)/berth-jepsen BERTH_STORE_BROKEN_BIN=$(BUILD)/berth-store-broken \
+	  tests/run-unit $(TESTS) $(INTEG_TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \

@@ -9,9 +9,16 @@
 #define LOGSCAN_MAX_PER_FILE 20
 
 static const char *const patterns[] = {
-	"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "Assertion",
-	"assertion failed",	   "Segmentation fault",   "AddressSanitizer:DEADLYSIGNAL",
-	"stack-overflow",	   "double free",	   "corrupted",
+	"ERROR: AddressSanitizer",
+	"ERROR: LeakSanitizer",
+	"runtime error:",
+	"Assertion",
+	"assertion failed",
+	"Segmentation fault",
+	"AddressSanitizer:DEADLYSIGNAL",
+	"stack-overflow",
+	"double free",
+	"corrupted",
 };
 
 unsigned logscan_file(const char *path, json_t *findings)
@@ -29,8 +36,8 @@ unsigned logscan_file(const char *path, json_t *findings)
 			line[strcspn(line, "\n")] = 0;
 			if (n++ < LOGSCAN_MAX_PER_FILE)
 				json_array_append_new(findings,
-						      json_pack("{s:s,s:i,s:s}", "log", path, "line",
-								(int)lineno, "text", line));
+						      json_pack("{s:s,s:i,s:s}", "log", path,
+								"line", (int)lineno, "text", line));
 			break;
 		}
 	}

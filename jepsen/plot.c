@@ -31,7 +31,7 @@ static int plot_ops(const struct history *h, const char *dir, char *err, size_t 
 	FILE *lat = plot_open(dir, "latency.dat", err, errlen);
 	FILE *rate = lat ? plot_open(dir, "rate.dat", err, errlen) : NULL;
 	size_t nsec = 1;
-	unsigned (*per)[3] = NULL;
+	unsigned(*per)[3] = NULL;
 	int rc = -1;
 	if (lat == NULL || rate == NULL)
 		goto out;
@@ -121,7 +121,7 @@ static int plot_faults(const struct history *h, const char *dir, double *end_s, 
 
 static const char plot_script[] =
 	"cd '%s'\n"
-	"set terminal svg size 1000,420 dynamic background rgb 'white'\n"
+	"set terminal pngcairo size 1000,420 background rgb 'white'\n"
 	"set grid\n"
 	"set xlabel 'seconds'\n"
 	"set xrange [0:%.1f]\n"
@@ -134,7 +134,7 @@ static const char plot_script[] =
 	"  set object (i+1) rect from STATS_min_x, graph 0 to STATS_max_y, graph 1 "
 	"fc rgb '#ffd9d9' fs solid 0.6 noborder behind\n"
 	"}\n"
-	"set output 'latency.svg'\n"
+	"set output 'latency.png'\n"
 	"set title 'latency of each operation (shaded: faults)'\n"
 	"set ylabel 'ms'\n"
 	"set logscale y\n"
@@ -145,7 +145,7 @@ static const char plot_script[] =
 	"     'latency.dat' using 1:($3==2?$2:1/0) with points pt 7 ps 0.5 lc rgb '#ff7f0e' "
 	"title 'info'\n"
 	"unset logscale y\n"
-	"set output 'throughput.svg'\n"
+	"set output 'throughput.png'\n"
 	"set title 'completions per second (shaded: faults)'\n"
 	"set ylabel 'operations/s'\n"
 	"plot 'rate.dat' using 1:2 with steps lw 2 lc rgb '#1f77b4' title 'ok', \\\n"

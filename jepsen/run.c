@@ -181,6 +181,26 @@ static int run_setup(struct run *r)
 	return 0;
 }
 
+/* A handle on every node, node first (then the others in order). */
+static struct berth *run_client_at(struct run *r, unsigned first)
+{
+	const char *eps[NETNS_MAX_NODES];
+	size_t n = r->nodes.n;
+	for (size_t k = 0; k < n; k++)
+		eps[k] = r->nodes.eps[(first + k) % n];
+	struct berth_options o = {.endpoints = eps,
+				  .nendpoints = n,
+				  .token = RUN_TOKEN,
+				  .timeout_ms = (uint32_t)r->cfg->op_timeout_ms};
+	struct berth *b = NULL;
+	char err[256];
+	if (berth_open(&b, &o, err, sizeof(err)) != 0) {
+		snprintf(r->nodes.errmsg, sizeof(r->nodes.errmsg), "%s", err);
+		return NULL;
+	}
+	return b;
+}
+
 /* Step 3: the setup of the workload and the client threads. */
 static int run_clients(struct run *r)
 {
@@ -207,7 +227,8 @@ static int run_clients(struct run *r)
 		c->rng = c->rng ? c->rng : 1;
 		c->seen = malloc(cfg->keys * sizeof(*c->seen));
 		c->b = nodes_client(&r->nodes, (uint32_t)cfg->op_timeout_ms);
-		if (c->seen == NULL || c->b == NULL) {
+		c->b_read = run_client_at(r, i % (unsigned)cfg->nodes);
+		if (c->seen == NULL || c->b == NULL || c->b_read == NULL) {
 			fprintf(stderr, "berth-jepsen: a client: %s\n", r->nodes.errmsg);
 			return RUN_SETUP;
 		}
@@ -249,8 +270,9 @@ static void run_faults(struct run *r)
 			uint64_t ops = 0;
 			for (unsigned i = 0; i < r->nthreads; i++)
 				ops += r->clients[i].ops;
-			say(r, "%llu s: %llu operations, %u faults", (unsigned long long)(now - start) / 1000,
-			    (unsigned long long)ops, r->faults);
+			say(r, "%llu s: %llu operations, %u faults",
+			    (unsigned long long)(now - start) / 1000, (unsigned long long)ops,
+			    r->faults);
 			last_say = now;
 		}
 		nap(wait);
@@ -286,6 +308,7 @@ static void run_close(struct run *r)
 			if (r->clients[i].watch != NULL)
 				berth_watch_close(r->clients[i].watch);
 			berth_close(r->clients[i].b);
+			berth_close(r->clients[i].b_read);
 			free(r->clients[i].seen);
 		}
 	free(r->clients);
@@ -302,8 +325,9 @@ static void run_close(struct run *r)
 		for (unsigned i = 0; i < r->nodes.n; i++)
 			if (logscan_crash_status(r->nodes.node[i].last_status))
 				json_array_append_new(r->crashes,
-						      json_pack("{s:s,s:i}", "node", r->net.node[i].ns,
-								"status", r->nodes.node[i].last_status));
+						      json_pack("{s:s,s:i}", "node",
+								r->net.node[i].ns, "status",
+								r->nodes.node[i].last_status));
 		r->nodes_up = false;
 	}
 	if (r->net_up) {
@@ -355,7 +379,9 @@ static int run_judge(struct run *r, int final_rc)
 	const char *summary = json_string_value(json_object_get(result, "summary"));
 	printf("berth-jepsen: %s %s %llus: %s%s%s (%s) %s\n", cfg->workload, cfg->nemesis,
 	       (unsigned long long)cfg->time_limit_s,
-	       v == CHECK_VALID ? "valid" : v == CHECK_INVALID ? "INVALID" : "unknown",
+	       v == CHECK_VALID     ? "valid"
+	       : v == CHECK_INVALID ? "INVALID"
+				    : "unknown",
 	       why ? ": " : "", why ? why : "", summary ? summary : "", r->dir);
 	fflush(stdout);
 	json_decref(all);

@@ -30,29 +30,29 @@
 #define RUN_MAX_NEMESES 16
 
 struct run_config {
-	char workload[16];	     /* register, set, bank, watch */
+	char workload[16]; /* register, set, bank, watch */
 	char nemesis[512]; /* kinds, comma-separated (jepsen/nemesis.h); "none": no faults */
 	enum nemesis_kind kinds[RUN_MAX_NEMESES]; /* parsed from nemesis */
 	unsigned nkinds;
 	uint64_t time_limit_s;  /* client phase */
-	uint64_t rate;		/* operations per second, all clients together */
-	uint64_t concurrency;	/* client threads */
-	uint64_t nodes;		/* members: 3 or 5 */
-	uint64_t seed;		/* 0: from the clock */
-	char out[512];		/* the run's folder */
-	char store_bin[512];	/* berth-store */
-	uint64_t fault_ms;	/* each fault lasts this long */
-	uint64_t calm_ms;	/* between faults */
-	uint64_t recovery_s;	/* after healing, before the final reads */
+	uint64_t rate;          /* operations per second, all clients together */
+	uint64_t concurrency;   /* client threads */
+	uint64_t nodes;         /* members: 3 or 5 */
+	uint64_t seed;          /* 0: from the clock */
+	char out[512];          /* the run's folder */
+	char store_bin[512];    /* berth-store */
+	uint64_t fault_ms;      /* each fault lasts this long */
+	uint64_t calm_ms;       /* between faults */
+	uint64_t recovery_s;    /* after healing, before the final reads */
 	uint64_t op_timeout_ms; /* each client call's deadline */
-	uint64_t keys;		/* register and watch: keys; bank: accounts */
-	uint64_t watchers;	/* watch: watcher threads (of concurrency) */
-	uint64_t max_states;	/* register: the checker's budget per key (0: default) */
-	uint64_t tmpfs_mib;	/* data directories on tmpfs (needed by disk-full) */
-	uint64_t election_ms;	/* the members' --election-ms */
-	uint64_t faketime;	/* preload libfaketime (needed by clock-*) */
-	uint64_t keep_data;	/* leave the members' data directories */
-	uint64_t quiet;		/* no progress lines on stderr */
+	uint64_t keys;          /* register and watch: keys; bank: accounts */
+	uint64_t watchers;      /* watch: watcher threads (of concurrency) */
+	uint64_t max_states;    /* register: the checker's budget per key (0: default) */
+	uint64_t tmpfs_mib;     /* data directories on tmpfs (needed by disk-full) */
+	uint64_t election_ms;   /* the members' --election-ms */
+	uint64_t faketime;      /* preload libfaketime (needed by clock-*) */
+	uint64_t keep_data;     /* leave the members' data directories */
+	uint64_t quiet;         /* no progress lines on stderr */
 };
 
 /* Exit statuses of `berth-jepsen run`: the verdict, or why there is none. */

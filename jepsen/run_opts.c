@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ROPT_U64(field, def, min, max, help) OPTTAB_U64(struct run_config, field, def, min, max, help)
+#define ROPT_U64(field, def, min, max, help)                                                       \
+	OPTTAB_U64(struct run_config, field, def, min, max, help)
 #define ROPT_STR(field, def, help) OPTTAB_STR(struct run_config, field, def, help)
 
 static const struct opttab_opt run_opts[] = {
@@ -63,7 +64,8 @@ static int run_kinds(struct run_config *c, char *err, size_t errlen)
 	for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
 		enum nemesis_kind k;
 		if (nemesis_kind_parse(t, &k) != 0) {
-			snprintf(err, errlen, "--nemesis: \"%s\" is not a fault (see docs/jepsen.md)", t);
+			snprintf(err, errlen,
+				 "--nemesis: \"%s\" is not a fault (see docs/jepsen.md)", t);
 			return BERTH_EBADREQ;
 		}
 		if (c->nkinds == RUN_MAX_NEMESES) {

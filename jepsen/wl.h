@@ -8,13 +8,14 @@
  * (process + concurrency), as Jepsen does: the old process may still be in flight.
  * Written values are unique across the run (wl_unique). Keys live under "j/".
  *
- *   register  keys j/r/0..K-1; read (linearizable get), write v, cas [expected, new]
+ *   register  keys j/r/0..K-1; read (linearizable get, on b_read), write v, cas [expected, new]
  *             (expected: the last value this process saw on the key, or null for absent);
  *             checked by check_register (linearizability per key)
  *   set       add v puts j/s/<v>; the final read lists the prefix; check_set
  *   bank      K accounts j/b/<i> holding 100 each, written by the setup; transfer reads
  *             every balance and moves 1..5 in one transaction that compares both
- *             accounts' mod_rev; read lists every balance in one linearizable range;
+ *             accounts' mod_rev; read lists every balance in one linearizable range
+ *             (on b_read);
  *             check_bank with total 100 K, no negative balance
  *   watch     writers put unique values to j/w/0..K-1; `watchers` of the threads each
  *             keep one watch on j/w/ from revision 1 and record each batch as a "watch"
@@ -40,20 +41,23 @@ struct wl_shared {
 	const struct workload *wl;
 	struct hist_writer *hist;
 	atomic_uint_fast64_t next_value; /* wl_unique */
-	atomic_bool stop;		 /* the client phase is over */
-	uint64_t start_rev;		 /* watch: the watchers see every change after it */
+	atomic_bool stop;                /* the client phase is over */
+	uint64_t start_rev;              /* watch: the watchers see every change after it */
 };
 
 /* One client thread. */
 struct wl_client {
 	struct wl_shared *sh;
-	struct berth *b; /* owned by the runner */
-	unsigned thread; /* 0..concurrency-1 */
-	int process;	 /* its current process number */
+	struct berth *b;      /* owned by the runner: writes, and reads that go with them */
+	struct berth *b_read; /* owned by the runner: reads, first endpoint node thread % n
+			       * (as Jepsen binds a client to a node: a member that answered a
+			       * linearizable read itself instead of redirecting would show) */
+	unsigned thread;      /* 0..concurrency-1 */
+	int process;          /* its current process number */
 	uint64_t rng;
 	int64_t *seen; /* register: the last value seen per key (-1: absent, -2: none) */
 	struct berth_watch *watch; /* watch: a watcher's */
-	uint64_t resume;	   /* watch: reopen after this revision (0: start_rev) */
+	uint64_t resume;           /* watch: reopen after this revision (0: start_rev) */
 	uint64_t ops;
 };
 

@@ -20,7 +20,7 @@ static void bank_key(char *out, size_t n, uint64_t i)
 static int bank_setup(struct wl_shared *sh, struct berth *b)
 {
 	uint64_t n = sh->cfg->keys;
-	char keys[BANK_MAX_ACCOUNTS][24], val[16];
+	char keys[BANK_MAX_ACCOUNTS][32], val[16];
 	struct msg_op put[BANK_MAX_ACCOUNTS];
 	if (n < 2 || n > BANK_MAX_ACCOUNTS) {
 		fprintf(stderr, "berth-jepsen: bank: --keys must be 2..%d accounts\n",
@@ -58,7 +58,8 @@ static int bank_balances(struct berth *b, uint64_t n, int64_t *bal, int64_t *rev
 		bal[i] = -1000000000; /* absent: the checker flags the sum */
 	for (uint32_t i = 0; i < op->nkvs; i++) {
 		const struct reply_kv *kv = &op->kvs[i];
-		struct bytes idx = {kv->key.p + strlen(BANK_PREFIX), kv->key.n - strlen(BANK_PREFIX)};
+		struct bytes idx = {kv->key.p + strlen(BANK_PREFIX),
+				    kv->key.n - strlen(BANK_PREFIX)};
 		int64_t k, v;
 		if (kv->key.n <= strlen(BANK_PREFIX) || !wl_parse_int(&idx, &k) || k < 0 ||
 		    (uint64_t)k >= n || !wl_parse_int(&kv->value, &v))
@@ -76,12 +77,12 @@ static void bank_read(struct wl_client *c)
 	uint64_t n = c->sh->cfg->keys;
 	int64_t bal[BANK_MAX_ACCOUNTS];
 	wl_invoke(c, "read", NULL, NULL);
-	int rc = bank_balances(c->b, n, bal, NULL);
+	int rc = bank_balances(c->b_read, n, bal, NULL);
 	json_t *v = NULL;
 	if (rc == 0) {
 		v = json_object();
 		for (uint64_t i = 0; i < n; i++) {
-			char k[24];
+			char k[32];
 			bank_key(k, sizeof(k), i);
 			json_object_set_new(v, k, json_integer(bal[i]));
 		}
@@ -95,7 +96,7 @@ static void bank_transfer(struct wl_client *c)
 	int64_t bal[BANK_MAX_ACCOUNTS], revs[BANK_MAX_ACCOUNTS] = {0};
 	uint64_t from = wl_rand(c, n), to = (from + 1 + wl_rand(c, n - 1)) % n;
 	int64_t amount = 1 + (int64_t)wl_rand(c, 5);
-	char kf[24], kt[24], vf[24], vt[24];
+	char kf[32], kt[32], vf[24], vt[24];
 	bank_key(kf, sizeof(kf), from);
 	bank_key(kt, sizeof(kt), to);
 	/* The balances this transfer starts from; a failed read is no transfer at all. */
@@ -105,15 +106,21 @@ static void bank_transfer(struct wl_client *c)
 	snprintf(vf, sizeof(vf), "%lld", (long long)(bal[from] - amount));
 	snprintf(vt, sizeof(vt), "%lld", (long long)(bal[to] + amount));
 	struct msg_compare cmp[2] = {
-		{.target = MSG_CMP_MOD, .op = MSG_EQ, .key = {(const uint8_t *)kf, strlen(kf)},
+		{.target = MSG_CMP_MOD,
+		 .op = MSG_EQ,
+		 .key = {(const uint8_t *)kf, strlen(kf)},
 		 .num = revs[from]},
-		{.target = MSG_CMP_MOD, .op = MSG_EQ, .key = {(const uint8_t *)kt, strlen(kt)},
+		{.target = MSG_CMP_MOD,
+		 .op = MSG_EQ,
+		 .key = {(const uint8_t *)kt, strlen(kt)},
 		 .num = revs[to]},
 	};
 	struct msg_op put[2] = {
-		{.type = MSG_OP_PUT, .key = {(const uint8_t *)kf, strlen(kf)},
+		{.type = MSG_OP_PUT,
+		 .key = {(const uint8_t *)kf, strlen(kf)},
 		 .value = {(const uint8_t *)vf, strlen(vf)}},
-		{.type = MSG_OP_PUT, .key = {(const uint8_t *)kt, strlen(kt)},
+		{.type = MSG_OP_PUT,
+		 .key = {(const uint8_t *)kt, strlen(kt)},
 		 .value = {(const uint8_t *)vt, strlen(vt)}},
 	};
 	struct msg_txn txn = {.ncmp = 2, .nsucc = 2, .cmp = cmp, .succ = put};

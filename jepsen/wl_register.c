@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REG_NONE (-2)	/* nothing seen on the key yet */
+#define REG_NONE (-2)   /* nothing seen on the key yet */
 #define REG_ABSENT (-1) /* the key was seen absent */
 
 static void reg_key(char *out, size_t n, uint64_t k)
@@ -26,7 +26,7 @@ static void reg_read(struct wl_client *c, const char *key, uint64_t k)
 {
 	struct berth_result res = {0};
 	wl_invoke(c, "read", key, NULL);
-	int rc = berth_get(c->b, key, strlen(key), 0, false, &res);
+	int rc = berth_get(c->b_read, key, strlen(key), 0, false, &res);
 	json_t *v = NULL;
 	if (rc == 0) {
 		const struct reply_kv *kv = berth_result_kv(&res);

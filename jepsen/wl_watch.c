@@ -11,7 +11,7 @@
 #include <time.h>
 
 #define WATCH_PREFIX "j/w/"
-#define WATCH_WAIT_MS 200	/* one berth_watch_next */
+#define WATCH_WAIT_MS 200    /* one berth_watch_next */
 #define WATCH_DRAIN_MS 30000 /* the final drain */
 
 static bool is_watcher(const struct wl_client *c)
@@ -77,12 +77,13 @@ static int watch_step(struct wl_client *c, uint32_t wait_ms)
 			const struct berth_event *e = &batch.events[i];
 			json_t *key = json_stringn((const char *)e->kv.key.p, e->kv.key.n);
 			int64_t x;
-			json_t *val = e->type == MSG_OP_DEL ? json_null()
-				      : wl_parse_int(&e->kv.value, &x)
-					  ? json_integer(x)
-					  : json_stringn((const char *)e->kv.value.p, e->kv.value.n);
-			json_array_append_new(evs, json_pack("[I,o,o]", (json_int_t)e->kv.mod_rev,
-							     key, val));
+			json_t *val =
+				e->type == MSG_OP_DEL ? json_null()
+				: wl_parse_int(&e->kv.value, &x)
+					? json_integer(x)
+					: json_stringn((const char *)e->kv.value.p, e->kv.value.n);
+			json_array_append_new(
+				evs, json_pack("[I,o,o]", (json_int_t)e->kv.mod_rev, key, val));
 		}
 		wl_invoke(c, "watch", NULL, NULL);
 		wl_complete(c, "watch", NULL, 0, true, evs);

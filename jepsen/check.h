@@ -1,0 +1,77 @@
+/* jepsen/check.h: the checkers: each one reads a whole history and gives its verdict as a
+ * JSON object for results.json (docs/jepsen.md, "Checkers").
+ *
+ * Every checker returns {"valid": true | false | "unknown", "summary": "one line of
+ * counts", ...details}, a new reference owned by the caller; or NULL with a message in
+ * err when the history is not one the checker can read (an operation of the wrong shape:
+ * the message names the event's index) or memory runs out. "unknown" is not valid: the
+ * checker could not decide. Client operations are paired with hist_pair (a pairing error
+ * is such a NULL); the nemesis's events are passed over. */
+#ifndef BERTH_JEPSEN_CHECK_H
+#define BERTH_JEPSEN_CHECK_H
+
+#include "jepsen/history.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The valid field of a verdict: true, false or "unknown". */
+enum check_verdict { CHECK_VALID, CHECK_INVALID, CHECK_UNKNOWN };
+/* Reads the verdict back from a checker's result (CHECK_UNKNOWN when malformed). */
+enum check_verdict check_verdict_of(const json_t *result);
+
+/* Linearizable registers, one per key (jepsen/lin.h). Operations (f, with a key):
+ *   read:  invoke value null, ok value the integer read or null (absent);
+ *   write: invoke value the integer written (unique);
+ *   cas:   invoke value [expected or null, new] (new unique); ok: it swapped.
+ * fail operations never happened; read info are dropped; write and cas info may have
+ * taken effect. max_states bounds each key's search (0: LIN_DEFAULT_MAX_STATES).
+ * Result: {"valid", "summary", "keys", "ops", "states", "invalid_keys": [...],
+ *          "unknown_keys": [...], "failures": [{"key", ...lin_failure_json}] (10 at most)}. */
+json_t *check_register(const struct history *h, uint64_t max_states, char *err, size_t errlen);
+
+/* A set of unique adds and a final read. Operations: add (invoke value a unique integer),
+ * read (ok value the array of integers read). The last ok read is the final read; with
+ * none the verdict is unknown. Invalid when an ok add is missing from it (lost), it holds
+ * a value never added (unexpected), a value whose add failed (failed_present) or a value
+ * twice (duplicated). An info add may be there (recovered) or not.
+ * Result: {"valid", "summary", "attempted", "acknowledged", "read", "lost",
+ *          "unexpected", "failed_present", "duplicated", "recovered", "lost_examples",
+ *          "unexpected_examples", ...} (examples: 10 values at most each). */
+json_t *check_set(const struct history *h, char *err, size_t errlen);
+
+/* Bank transfers and reads. Operations: transfer (invoke value {"from": k, "to": k,
+ * "amount": n}; only counted), read (ok value {"account": balance, ...} of integers).
+ * Invalid when an ok read's balances do not sum to total, or one is negative and
+ * negative_ok is false; with no ok read, unknown. Result: {"valid", "summary", "reads", "bad_reads",
+ * "transfers": {"ok", "fail", "info"}, "errors": [{"index", "sum", "negative": [...]}]}
+ * (10 errors at most). */
+json_t *check_bank(const struct history *h, int64_t total, bool negative_ok, char *err,
+		   size_t errlen);
+
+/* Watch streams. A watcher is a process whose operations have f "watch": the values of
+ * its ok and info completions, arrays of [revision, key, value or null] (null: deleted),
+ * concatenated in history order, are its stream. Writes are the operations with f "write"
+ * (a key and an integer value, unique). The history is valid when:
+ *   1. order: in each stream, revisions never decrease and no (revision, key) repeats;
+ *   2. agreement: for any two streams, the events whose revisions lie in both streams'
+ *      ranges ([first, last] revision) are the same events in the same order;
+ *   3. provenance: every event with a value is a write's (key, value), and that write did
+ *      not fail;
+ *   4. no gaps: an ok write w is in stream S when S holds an event of an ok write that
+ *      completed before w was invoked and an event of a write invoked after w completed
+ *      (a linearizable store gave w a revision between theirs, and S covers it).
+ * No watcher: unknown. Result: {"valid", "summary", "watchers", "events", "writes",
+ * "errors": [{"kind": "order|agreement|provenance|gap", ...}] (10 at most),
+ * "error_counts": {"order", "agreement", "provenance", "gap"}}. */
+json_t *check_watch(const struct history *h, char *err, size_t errlen);
+
+/* Shared by the checkers (jepsen/check_util.c). */
+/* A verdict as the valid field's value. */
+json_t *check_valid_json(enum check_verdict v);
+/* Appends item to arr when arr holds fewer than max; always consumes item. 0 or -1. */
+int check_example(json_t *arr, json_t *item, size_t max);
+
+#endif
