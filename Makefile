@@ -8,6 +8,7 @@
 #   make bench-kv   berth-bench against a local three-member cluster (tools/bench-kv)
 #   make bench-sched  berth-bench sched: K workers placing tasks (tools/bench-sched)
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
+#   make jepsen     the fault-injection campaign: every workload under every fault (root)
 #   make demo       the whole story on loopback: store, workers, agents, a service (docs/demo.md)
 
 # The deps stamp's rule comes first in the file; plain `make` builds the programs.
@@ -163,6 +164,10 @@ bench-kv: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berthctl
 bench-sched: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berth-worker $(BUILD)/berthctl
 	@BERTH_BIN=$(BUILD) tools/bench-sched
 
+# The fault-injection campaign (tools/jepsen-campaign, docs/jepsen.md); JEPSEN_TIME=60 s a run.
+jepsen: $(BUILD)/berth-jepsen $(BUILD)/berth-store $(BUILD)/berth-store-broken
+	@BERTH_BIN=$(BUILD) tools/jepsen-campaign
+
 check: test
 	@tools/check-format
 	@tools/check-layering
@@ -176,7 +181,7 @@ demo: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan check bench-fsm bench-kv bench-sched sim-long demo clean
+.PHONY: all test asan check bench-fsm bench-kv bench-sched sim-long demo jepsen clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
