@@ -5,7 +5,7 @@
  *   berth-jepsen run [--workload W] [--nemesis K,K...] [--time-limit-s N] ... (--help)
  *   berth-jepsen cleanup
  *
- *   berth-jepsen check --workload register|set|bank|watch [--total N] [--negative-ok]
+ *   berth-jepsen check --workload register|set|bank|watch|sessions [--total N] [--negative-ok]
  *                      [--max-states N] [--results FILE] HISTORY.jsonl
  *
  * check prints one line, the verdict ("valid", "INVALID" or "unknown") and the checker's
@@ -65,7 +65,7 @@ static const struct cmd cmds[] = {
 	{"run", run_cmd, "run [OPTIONS]   (run --help lists them)"},
 	{"cleanup", cleanup_cmd, "cleanup        (removes what earlier runs left behind)"},
 	{"check", check_main,
-	 "check --workload register|set|bank|watch [--total N] [--negative-ok]\n"
+	 "check --workload register|set|bank|watch|sessions [--total N] [--negative-ok]\n"
 	 "                     [--max-states N] [--results FILE] HISTORY.jsonl"},
 };
 
@@ -108,6 +108,8 @@ static json_t *run_checker(const struct check_opts *o, const struct history *h, 
 		return check_set(h, err, errlen);
 	if (strcmp(o->workload, "bank") == 0)
 		return check_bank(h, o->total, o->negative_ok, err, errlen);
+	if (strcmp(o->workload, "sessions") == 0)
+		return check_counter(h, err, errlen);
 	return check_watch(h, err, errlen);
 }
 
@@ -120,7 +122,7 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 					     {"max-states", required_argument, NULL, 'm'},
 					     {"results", required_argument, NULL, 'r'},
 					     {0}};
-	static const char *const workloads[] = {"register", "set", "bank", "watch"};
+	static const char *const workloads[] = {"register", "set", "bank", "watch", "sessions"};
 	int c;
 	optind = 1;
 	opterr = 0;

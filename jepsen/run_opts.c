@@ -14,7 +14,7 @@
 #define ROPT_STR(field, def, help) OPTTAB_STR(struct run_config, field, def, help)
 
 static const struct opttab_opt run_opts[] = {
-	ROPT_STR(workload, "register", "register, set, bank or watch"),
+	ROPT_STR(workload, "register", "register, set, bank, watch or sessions"),
 	ROPT_STR(nemesis, "partition-one,kill-leader",
 		 "faults, comma-separated, one at a time in random order (docs/jepsen.md), "
 		 "or none"),

@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct workload wl_register, wl_set, wl_bank, wl_watch;
+extern const struct workload wl_register, wl_set, wl_bank, wl_watch, wl_sessions;
 
-static const struct workload *const workloads[] = {&wl_register, &wl_set, &wl_bank, &wl_watch};
+static const struct workload *const workloads[] = {&wl_register, &wl_set, &wl_bank, &wl_watch,
+						   &wl_sessions};
 
 const struct workload *wl_find(const char *name)
 {
@@ -20,7 +21,7 @@ const struct workload *wl_find(const char *name)
 
 const char *wl_names(void)
 {
-	return "register, set, bank, watch";
+	return "register, set, bank, watch, sessions";
 }
 
 int64_t wl_unique(struct wl_client *c)

@@ -20,7 +20,11 @@
  *   watch     writers put unique values to j/w/0..K-1; `watchers` of the threads each
  *             keep one watch on j/w/ from revision 1 and record each batch as a "watch"
  *             operation; at the end each watcher drains up to the final revision;
- *             check_watch (one identical ordered sequence, no gaps) */
+ *             check_watch (one identical ordered sequence, no gaps)
+ *   sessions  counters j/c/0..K-1: add 1..5 (a txn with an add, which libberth retries
+ *             with the same session and sequence number when its outcome is unknown),
+ *             read (linearizable, on b_read); check_counter (every read within what the
+ *             adds allow: none applied twice, none lost) */
 #ifndef BERTH_JEPSEN_WL_H
 #define BERTH_JEPSEN_WL_H
 
