@@ -8,6 +8,7 @@
 #   make bench-kv   berth-bench against a local three-member cluster (tools/bench-kv)
 #   make bench-sched  berth-bench sched: K workers placing tasks (tools/bench-sched)
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
+#   make jepsen     the fault-injection campaign: every workload under every fault (root)
 #   make demo       the whole story on loopback: store, workers, agents, a service (docs/demo.md)
 
 # The deps stamp's rule comes first in the file; plain `make` builds the programs.
@@ -96,6 +97,16 @@ $(BUILD)/berth-worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBBERTH) $(LIBC
 $(BUILD)/berth-jepsen: $(call obj,jepsen/main.c) $(LIBJEPSEN) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
+# The harness's proof of teeth (docs/jepsen.md): berth-store built with
+# BERTH_JEPSEN_BROKEN_READS, which answers linearizable reads from any member's own state.
+# Objects of its own in $(BUILD)/broken/; never installed, never the default.
+BROKEN_OBJ := $(patsubst %.c,$(BUILD)/broken/%.o,store/main.c $(STORE_SRC) $(COMMON_SRC))
+$(BUILD)/broken/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DBERTH_JEPSEN_BROKEN_READS -c $< -o $@
+$(BUILD)/berth-store-broken: $(BROKEN_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # berth-bench talks to the store only through libberth; -pthread for its client threads.
 $(BUILD)/berth-bench: $(call obj,$(BENCH_SRC)) $(LIBBERTH) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $^ $(LDLIBS)
@@ -117,6 +128,8 @@ $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIB
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 # The cluster commands' test runs berthctl as the unit tests do (tests/unit/ctl_run.h).
 $(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUILD)/berthctl
+# The harness's smoke test runs berth-jepsen on both builds of berth-store.
+$(BUILD)/integ/test_jepsen_smoke: | $(BUILD)/berth-jepsen $(BUILD)/berth-store-broken
 # The bench's test runs berth-bench sched as the program (BERTH_BENCH_BIN below).
 $(BUILD)/integ/test_bench_sched: | $(BUILD)/berth-bench
 
@@ -125,9 +138,11 @@ $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 
 # Each test binary runs on its own, the unit tests first, then the integration tests;
 # the last line totals them all.
-test: $(PROGRAMS) $(TESTS) $(INTEG_TESTS)
+test: $(PROGRAMS) $(BUILD)/berth-store-broken $(TESTS) $(INTEG_TESTS)
 	@BERTH_STORE_BIN=$(BUILD)/berth-store BERTH_AGENT_BIN=$(BUILD)/berth-agent \
-	  BERTH_WORKER_BIN=$(BUILD)/berth-worker BERTH_BENCH_BIN=$(BUILD)/berth-bench tests/run-unit $(TESTS) $(INTEG_TESTS)
+	  BERTH_WORKER_BIN=$(BUILD)/berth-worker BERTH_BENCH_BIN=$(BUILD)/berth-bench \
+	  BERTH_JEPSEN_BIN=$(BUILD)/berth-jepsen BERTH_STORE_BROKEN_BIN=$(BUILD)/berth-store-broken \
+	  tests/run-unit $(TESTS) $(INTEG_TESTS)
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
@@ -149,6 +164,10 @@ bench-kv: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berthctl
 bench-sched: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berth-worker $(BUILD)/berthctl
 	@BERTH_BIN=$(BUILD) tools/bench-sched
 
+# The fault-injection campaign (tools/jepsen-campaign, docs/jepsen.md); JEPSEN_TIME=60 s a run.
+jepsen: $(BUILD)/berth-jepsen $(BUILD)/berth-store $(BUILD)/berth-store-broken
+	@BERTH_BIN=$(BUILD) tools/jepsen-campaign
+
 check: test
 	@tools/check-format
 	@tools/check-layering
@@ -162,7 +181,7 @@ demo: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan check bench-fsm bench-kv bench-sched sim-long demo clean
+.PHONY: all test asan check bench-fsm bench-kv bench-sched sim-long demo jepsen clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

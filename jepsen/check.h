@@ -68,6 +68,17 @@ json_t *check_bank(const struct history *h, int64_t total, bool negative_ok, cha
  * "error_counts": {"order", "agreement", "provenance", "gap"}}. */
 json_t *check_watch(const struct history *h, char *err, size_t errlen);
 
+/* Counters under exactly-once writes (jepsen/check_counter.c). Operations (f, with a
+ * key): add (invoke value the amount, > 0), read (ok value the counter, an integer; absent
+ * reads 0). Each ok read r of key K must lie in [lo, hi]: lo the sum of K's adds that
+ * completed ok before r was invoked, hi the sum of K's adds invoked before r completed
+ * that did not fail (ok or info: an info add may have happened, once). Above hi means
+ * an add was applied twice or one that failed was applied; below lo, an acknowledged add
+ * was lost. No ok read: unknown. Result: {"valid", "summary", "keys", "adds": {"ok",
+ * "fail", "info"}, "reads", "bad_reads", "errors": [{"index", "key", "read", "lo", "hi"}]
+ * (10 at most)}. */
+json_t *check_counter(const struct history *h, char *err, size_t errlen);
+
 /* Shared by the checkers (jepsen/check_util.c). */
 /* A verdict as the valid field's value. */
 json_t *check_valid_json(enum check_verdict v);

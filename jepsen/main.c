@@ -1,7 +1,11 @@
-/* jepsen/main.c: the berth-jepsen program: a table of subcommands, and `check`, which runs a
+/* jepsen/main.c: the berth-jepsen program: a table of subcommands: `run` (one run under
+ * faults: jepsen/run.h), `cleanup` (leftovers of earlier runs) and `check`, which runs a
  * workload's checker on a history file (docs/jepsen.md).
  *
- *   berth-jepsen check --workload register|set|bank|watch [--total N] [--negative-ok]
+ *   berth-jepsen run [--workload W] [--nemesis K,K...] [--time-limit-s N] ... (--help)
+ *   berth-jepsen cleanup
+ *
+ *   berth-jepsen check --workload register|set|bank|watch|sessions [--total N] [--negative-ok]
  *                      [--max-states N] [--results FILE] HISTORY.jsonl
  *
  * check prints one line, the verdict ("valid", "INVALID" or "unknown") and the checker's
@@ -10,6 +14,7 @@
  * read or checked, 74 results that cannot be written. Further subcommands join cmds[]. */
 #include "jepsen/check.h"
 #include "jepsen/history.h"
+#include "jepsen/run.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -35,9 +40,32 @@ struct cmd {
 
 static int check_main(int argc, char **argv);
 
+static int run_cmd(int argc, char **argv)
+{
+	struct run_config cfg;
+	int rc = run_parse(argc, argv, &cfg);
+	if (rc == -1)
+		return 0;
+	if (rc != 0)
+		return rc;
+	return run_main(&cfg);
+}
+
+static int cleanup_cmd(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "berth-jepsen cleanup: takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	return run_cleanup();
+}
+
 static const struct cmd cmds[] = {
+	{"run", run_cmd, "run [OPTIONS]   (run --help lists them)"},
+	{"cleanup", cleanup_cmd, "cleanup        (removes what earlier runs left behind)"},
 	{"check", check_main,
-	 "check --workload register|set|bank|watch [--total N] [--negative-ok]\n"
+	 "check --workload register|set|bank|watch|sessions [--total N] [--negative-ok]\n"
 	 "                     [--max-states N] [--results FILE] HISTORY.jsonl"},
 };
 
@@ -80,6 +108,8 @@ static json_t *run_checker(const struct check_opts *o, const struct history *h, 
 		return check_set(h, err, errlen);
 	if (strcmp(o->workload, "bank") == 0)
 		return check_bank(h, o->total, o->negative_ok, err, errlen);
+	if (strcmp(o->workload, "sessions") == 0)
+		return check_counter(h, err, errlen);
 	return check_watch(h, err, errlen);
 }
 
@@ -92,7 +122,7 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 					     {"max-states", required_argument, NULL, 'm'},
 					     {"results", required_argument, NULL, 'r'},
 					     {0}};
-	static const char *const workloads[] = {"register", "set", "bank", "watch"};
+	static const char *const workloads[] = {"register", "set", "bank", "watch", "sessions"};
 	int c;
 	optind = 1;
 	opterr = 0;

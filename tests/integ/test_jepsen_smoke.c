@@ -1,0 +1,155 @@
+/* tests/integ/test_jepsen_smoke.c: `berth-jepsen run` end to end, as `make test` runs it on
+ * every change (docs/jepsen.md): the register workload under partitions and leader kills
+ * is valid on the normal build, and the broken build (build/berth-store-broken: reads
+ * answered from any member's own state) is caught. Each run leaves its history, results,
+ * logs and plots, and nothing else: no namespace, link, mount or process. Needs root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "jepsen/netns.h"
+#include "tests/integ/child.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SMOKE_WAIT_MS 150000
+
+static char s_dir[256];
+
+static int smoke_setup(void **state)
+{
+	(void)state;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(s_dir, sizeof(s_dir), "%s/berth-jsmoke-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(s_dir) == NULL ? -1 : 0;
+}
+
+static int smoke_teardown(void **state)
+{
+	(void)state;
+	const char *argv[] = {"rm", "-rf", s_dir, NULL};
+	pid_t p = child_fork("/dev/null", (char *const *)argv);
+	int st;
+	if (p > 0)
+		waitpid(p, &st, 0);
+	return 0;
+}
+
+/* Runs berth-jepsen run with store (the berth-store to test) and args; its exit status.
+ * The run's folder is s_dir/name; the run's id is its pid's ("j" + hex). */
+static int smoke_run(const char *name, const char *store, const char *const *args)
+{
+	const char *bin = getenv("BERTH_JEPSEN_BIN");
+	char out[512], log[600];
+	char *argv[48];
+	unsigned k = 0;
+	snprintf(out, sizeof(out), "%s/%s", s_dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", s_dir, name);
+	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-jepsen");
+	argv[k++] = "run";
+	argv[k++] = "--store-bin";
+	argv[k++] = (char *)store;
+	argv[k++] = "--out";
+	argv[k++] = out;
+	for (unsigned i = 0; args[i] != NULL && k < 47; i++)
+		argv[k++] = (char *)args[i];
+	argv[k] = NULL;
+	struct child ch = {0};
+	int st = -1;
+	assert_int_equal(child_start(&ch, log, argv), 0);
+	pid_t pid = ch.pid;
+	if (child_wait(&ch, SMOKE_WAIT_MS, &st) != 0) {
+		child_stop(&ch, SIGTERM, 30000, NULL);
+		child_dump_log(&ch, 40);
+		fail_msg("berth-jepsen run did not end in %u s", SMOKE_WAIT_MS / 1000);
+	}
+	/* Nothing of the run is left on the host. */
+	char id[16], report[512];
+	snprintf(id, sizeof(id), "j%llx", (unsigned long long)pid & 0xfffff);
+	unsigned left = netns_leftovers(id, report, sizeof(report));
+	if (left != 0)
+		fail_msg("run %s left %u objects: %s", id, left, report);
+	child_dump_log(&ch, 3);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* results.json of run name: its "valid" and the checker's. */
+static json_t *smoke_results(const char *name)
+{
+	char path[600];
+	json_error_t e;
+	snprintf(path, sizeof(path), "%s/%s/results.json", s_dir, name);
+	json_t *r = json_load_file(path, 0, &e);
+	if (r == NULL)
+		fail_msg("%s: %s", path, e.text);
+	return r;
+}
+
+static void smoke_files(const char *name)
+{
+	static const char *const files[] = {"history.jsonl", "results.json",   "n1.log",
+					    "latency.png",   "throughput.png", NULL};
+	for (unsigned i = 0; files[i] != NULL; i++) {
+		char path[600];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s/%s", s_dir, name, files[i]);
+		if (stat(path, &st) != 0 || st.st_size == 0)
+			fail_msg("%s: missing or empty", path);
+	}
+}
+
+static const char *const smoke_args[] = {
+	"--workload",     "register", "--nemesis",     "partition-one,partition-leader,kill-leader",
+	"--time-limit-s", "20",       "--fault-ms",    "4000",
+	"--calm-ms",      "1500",     "--recovery-s",  "3",
+	"--rate",         "150",      "--concurrency", "6",
+	"--keys",         "4",        "--quiet",       NULL};
+
+static void test_jepsen_smoke_valid(void **state)
+{
+	(void)state;
+	const char *store = getenv("BERTH_STORE_BIN");
+	assert_int_equal(smoke_run("normal", store ? store : "build/berth-store", smoke_args), 0);
+	smoke_files("normal");
+	json_t *r = smoke_results("normal");
+	assert_true(json_is_true(json_object_get(r, "valid")));
+	/* faults happened and operations were checked */
+	assert_true(json_integer_value(json_object_get(r, "faults")) >= 2);
+	json_t *ck = json_object_get(r, "checker");
+	assert_true(json_integer_value(json_object_get(ck, "ops")) >= 200);
+	assert_int_equal(json_array_size(json_object_get(r, "logs")), 0);
+	json_decref(r);
+}
+
+static void test_jepsen_smoke_broken_caught(void **state)
+{
+	(void)state;
+	const char *store = getenv("BERTH_STORE_BROKEN_BIN");
+	assert_int_equal(
+		smoke_run("broken", store ? store : "build/berth-store-broken", smoke_args), 1);
+	json_t *r = smoke_results("broken");
+	assert_true(json_is_false(json_object_get(r, "valid")));
+	json_t *ck = json_object_get(r, "checker");
+	assert_true(json_array_size(json_object_get(ck, "invalid_keys")) >= 1);
+	assert_true(json_array_size(json_object_get(ck, "failures")) >= 1);
+	json_decref(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_jepsen_smoke_valid),
+		cmocka_unit_test(test_jepsen_smoke_broken_caught),
+	};
+	return cmocka_run_group_tests(tests, smoke_setup, smoke_teardown);
+}
