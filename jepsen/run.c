@@ -21,11 +21,14 @@
 #define RUN_TOKEN "berth-jepsen"
 #define RUN_STOP_MS 5000
 
-static volatile sig_atomic_t run_signalled;
+/* The first SIGINT or SIGTERM ends the client phase (the run heals, recovers, reads the
+ * final state and judges); a second one also skips the recovery wait and the final reads. */
+static volatile sig_atomic_t run_signalled, run_signals;
 
 static void run_on_signal(int sig)
 {
 	run_signalled = sig;
+	run_signals = run_signals < 2 ? run_signals + 1 : 2;
 }
 
 struct run {
@@ -291,9 +294,9 @@ static int run_finish(struct run *r)
 		if (nemesis_heal_all(&r->nm) != 0)
 			say(r, "healing: %s", r->nm.errmsg);
 		say(r, "healed; %llu s to recover", (unsigned long long)r->cfg->recovery_s);
-		for (uint64_t t = 0; t < r->cfg->recovery_s * 10 && !run_signalled; t++)
+		for (uint64_t t = 0; t < r->cfg->recovery_s * 10 && run_signals < 2; t++)
 			nap(100);
-		if (r->clients != NULL && !run_signalled)
+		if (r->clients != NULL && run_signals < 2)
 			for (unsigned i = 0; i < r->cfg->concurrency; i++)
 				if (r->clients[i].b != NULL && r->wl->final(&r->clients[i]) != 0)
 					final_rc = 1;

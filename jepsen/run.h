@@ -9,7 +9,8 @@
  *      (jepsen/nodes.h), then a leader;
  *   3. the workload's setup (jepsen/wl.h), then `concurrency` client threads, each with
  *      its own libberth handle, invoking operations at `rate` per second in all until
- *      `time_limit_s` (or SIGINT/SIGTERM);
+ *      `time_limit_s` (or the first SIGINT/SIGTERM; a second skips the recovery wait
+ *      and the final reads);
  *   4. meanwhile the main thread drives the nemesis schedule (members are started and
  *      restarted from it: jepsen/nodes.h's PR_SET_PDEATHSIG rule);
  *   5. the clients stop, everything is healed (nemesis_heal_all), the cluster gets
