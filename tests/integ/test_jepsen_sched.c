@@ -34,7 +34,7 @@ static int sched_setup(void **state)
 static int sched_teardown(void **state)
 {
 	(void)state;
-	const char *argv[] = {"rm", "-rf", s_dir, NULL};
+	const char *argv[] = {"/bin/rm", "-rf", s_dir, NULL};
 	pid_t p = child_fork("/dev/null", (char *const *)argv);
 	int st;
 	if (p > 0)

@@ -38,7 +38,7 @@ static int smoke_setup(void **state)
 static int smoke_teardown(void **state)
 {
 	(void)state;
-	const char *argv[] = {"rm", "-rf", s_dir, NULL};
+	const char *argv[] = {"/bin/rm", "-rf", s_dir, NULL};
 	pid_t p = child_fork("/dev/null", (char *const *)argv);
 	int st;
 	if (p > 0)
