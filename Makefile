@@ -130,6 +130,8 @@ $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIB
 $(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUILD)/berthctl
 # The harness's smoke test runs berth-jepsen on both builds of berth-store.
 $(BUILD)/integ/test_jepsen_smoke: | $(BUILD)/berth-jepsen $(BUILD)/berth-store-broken
+# The scheduler workload's test runs berth-jepsen with berth-worker and berth-agent.
+$(BUILD)/integ/test_jepsen_sched: | $(BUILD)/berth-jepsen
 # The bench's test runs berth-bench sched as the program (BERTH_BENCH_BIN below).
 $(BUILD)/integ/test_bench_sched: | $(BUILD)/berth-bench
 
@@ -165,7 +167,8 @@ bench-sched: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berth-worker $(B
 	@BERTH_BIN=$(BUILD) tools/bench-sched
 
 # The fault-injection campaign (tools/jepsen-campaign, docs/jepsen.md); JEPSEN_TIME=60 s a run.
-jepsen: $(BUILD)/berth-jepsen $(BUILD)/berth-store $(BUILD)/berth-store-broken
+jepsen: $(BUILD)/berth-jepsen $(BUILD)/berth-store $(BUILD)/berth-store-broken \
+	$(BUILD)/berth-worker $(BUILD)/berth-agent
 	@BERTH_BIN=$(BUILD) tools/jepsen-campaign
 
 check: test

@@ -79,6 +79,38 @@ json_t *check_watch(const struct history *h, char *err, size_t errlen);
  * (10 at most)}. */
 json_t *check_counter(const struct history *h, char *err, size_t errlen);
 
+/* The scheduling invariants (jepsen/check_sched.c) on the sched workload's history
+ * (jepsen/sched.h: the recorder's "state" operations, each an array of [revision, key,
+ * value] of the cluster's tasks, instances, allocation counters, port keys and services;
+ * and the client operations run, stop, scale, converge). After each revision:
+ *   capacity:     no instance's tasks (PENDING or RUNNING on it) hold more cpu or memory
+ *                 than it offers, and its alloc counters stay in 0..capacity;
+ *   accounting:   the alloc counters equal what its tasks hold, and every host port a
+ *                 task holds has its port key naming the task;
+ *   port:         no host port of an instance held by two tasks, no port key naming a
+ *                 task that does not hold it;
+ * and along the stream:
+ *   placed-twice: a task placed (PROVISIONING -> PENDING/RUNNING) once, never moved to
+ *                 another instance, never out of STOPPED again;
+ *   lost:         a task PENDING or RUNNING on an instance never deleted or put back to
+ *                 PROVISIONING without going STOPPED;
+ * at the converge operation's revision (its ok value {"service", "revision", ...}):
+ *   convergence:  the service has its desired count of tasks RUNNING (desired RUNNING);
+ *                 a converge that failed (not within the bound) is this error too;
+ * at the end of the stream:
+ *   run:          every task of an ok run (invoke value {"tasks": [ids]}) placed or
+ *                 STOPPED with a reason; no task of a failed run, and no task of a group
+ *                 "family:..." that no run operation created;
+ *   stop:         every task of an ok stop ({"task": id}) is STOPPED;
+ *   scale:        every ok scale's count ({"desired": n}) was the service's at some
+ *                 revision, and the last one is one somebody asked for.
+ *   stream:       revisions in order; a record that did not decode.
+ * A "gap" operation (the recorder's watch was compacted), no state operation or no
+ * converge operation, without errors: unknown. Result: {"valid", "summary", "revisions",
+ * "events", "tasks", "placements", "gaps", "converge", "errors": [{"kind", "revision",
+ * "error"}] (10 at most), "error_counts": {kind: n}}. */
+json_t *check_sched(const struct history *h, char *err, size_t errlen);
+
 /* Shared by the checkers (jepsen/check_util.c). */
 /* A verdict as the valid field's value. */
 json_t *check_valid_json(enum check_verdict v);

@@ -5,7 +5,7 @@
  *   berth-jepsen run [--workload W] [--nemesis K,K...] [--time-limit-s N] ... (--help)
  *   berth-jepsen cleanup
  *
- *   berth-jepsen check --workload register|set|bank|watch|sessions [--total N] [--negative-ok]
+ *   berth-jepsen check --workload register|set|bank|watch|sessions|sched [--total N] [--negative-ok]
  *                      [--max-states N] [--results FILE] HISTORY.jsonl
  *
  * check prints one line, the verdict ("valid", "INVALID" or "unknown") and the checker's
@@ -65,7 +65,7 @@ static const struct cmd cmds[] = {
 	{"run", run_cmd, "run [OPTIONS]   (run --help lists them)"},
 	{"cleanup", cleanup_cmd, "cleanup        (removes what earlier runs left behind)"},
 	{"check", check_main,
-	 "check --workload register|set|bank|watch|sessions [--total N] [--negative-ok]\n"
+	 "check --workload register|set|bank|watch|sessions|sched [--total N] [--negative-ok]\n"
 	 "                     [--max-states N] [--results FILE] HISTORY.jsonl"},
 };
 
@@ -110,6 +110,8 @@ static json_t *run_checker(const struct check_opts *o, const struct history *h, 
 		return check_bank(h, o->total, o->negative_ok, err, errlen);
 	if (strcmp(o->workload, "sessions") == 0)
 		return check_counter(h, err, errlen);
+	if (strcmp(o->workload, "sched") == 0)
+		return check_sched(h, err, errlen);
 	return check_watch(h, err, errlen);
 }
 
@@ -122,7 +124,8 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 					     {"max-states", required_argument, NULL, 'm'},
 					     {"results", required_argument, NULL, 'r'},
 					     {0}};
-	static const char *const workloads[] = {"register", "set", "bank", "watch", "sessions"};
+	static const char *const workloads[] = {"register", "set",      "bank",
+						"watch",    "sessions", "sched"};
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -158,12 +161,12 @@ static int check_parse(int argc, char **argv, struct check_opts *o)
 		return -1;
 	}
 	bool known = false;
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
 		known |= strcmp(o->workload, workloads[i]) == 0;
 	if (!known) {
 		fprintf(stderr,
 			"berth-jepsen: check: unknown workload \"%s\" (register, set, bank, "
-			"watch)\n",
+			"watch, sessions, sched)\n",
 			o->workload);
 		return -1;
 	}

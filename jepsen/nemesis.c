@@ -32,9 +32,11 @@ static const struct nemesis_kind_info nemesis_kinds[NEMESIS_KIND_COUNT] = {
 	[NEMESIS_MEMBER_READD]      = {"member-readd",      NEMESIS_F_MEMBER},
 	[NEMESIS_MEMBER_GROW]       = {"member-grow",       NEMESIS_F_MEMBER},
 	[NEMESIS_DISK_FULL]         = {"disk-full",         NEMESIS_F_DISK},
+	[NEMESIS_KILL_WORKER]       = {"kill-worker",       NEMESIS_F_HELPER},
+	[NEMESIS_KILL_AGENT]        = {"kill-agent",        NEMESIS_F_HELPER},
 };
 static const char *const nemesis_families[NEMESIS_FAMILY_COUNT] = {
-	"partition", "loss", "kill", "pause", "clock", "member", "disk",
+	"partition", "loss", "kill", "pause", "clock", "member", "disk", "helper",
 };
 // clang-format on
 
@@ -149,6 +151,7 @@ int nemesis_init(struct nemesis *nm, const struct nemesis_options *o)
 	nm->leader_wait_ms = o->leader_wait_ms != 0 ? o->leader_wait_ms : 10000;
 	nm->member_wait_ms = o->member_wait_ms != 0 ? o->member_wait_ms : 30000;
 	nm->stop_wait_ms = o->stop_wait_ms != 0 ? o->stop_wait_ms : 5000;
+	nm->helpers = o->helpers;
 	return 0;
 }
 
@@ -161,9 +164,33 @@ static void nemesis_emit(struct nemesis *nm, const char *phase, enum nemesis_fam
 		nm->event(nm->ctx, name, value);
 }
 
+/* The helper family: the workload's hooks do the work. */
+static int nemesis_helper_start(struct nemesis *nm, enum nemesis_kind k, json_t *value)
+{
+	const struct nemesis_helpers *h = nm->helpers;
+	if (h == NULL || h->kill == NULL)
+		return nemesis_fail(nm, BERTH_EBADREQ,
+				    "nemesis: %s: this workload runs no workers or agents",
+				    nemesis_kind_name(k));
+	enum nemesis_role role =
+		k == NEMESIS_KILL_WORKER ? NEMESIS_ROLE_WORKER : NEMESIS_ROLE_AGENT;
+	return h->kill(h->ctx, role, nemesis_rand(nm, 1u << 30), value, nm->errmsg,
+		       sizeof nm->errmsg);
+}
+
+static int nemesis_helper_heal(struct nemesis *nm, json_t *value)
+{
+	const struct nemesis_helpers *h = nm->helpers;
+	if (h == NULL || h->restart == NULL)
+		return 0;
+	return h->restart(h->ctx, value, nm->errmsg, sizeof nm->errmsg);
+}
+
 static int nemesis_family_heal(struct nemesis *nm, enum nemesis_family f, json_t *value)
 {
 	switch (f) {
+	case NEMESIS_F_HELPER:
+		return nemesis_helper_heal(nm, value);
 	case NEMESIS_F_PARTITION:
 	case NEMESIS_F_LOSS:
 		return nemesis_net_heal(nm, f, value);
@@ -200,6 +227,8 @@ int nemesis_start(struct nemesis *nm, enum nemesis_kind k)
 		rc = nemesis_net_start(nm, k, value);
 	else if (f == NEMESIS_F_MEMBER)
 		rc = nemesis_member_start(nm, k, value);
+	else if (f == NEMESIS_F_HELPER)
+		rc = nemesis_helper_start(nm, k, value);
 	else
 		rc = nemesis_proc_start(nm, k, value);
 	if (rc != 0) {

@@ -20,6 +20,10 @@
  *              member-grow (add spares up to grow_to)     removing them, wiping them
  *   disk       disk-full (needs tmpfs)                    deleting the balloon file, and
  *                                                         restarting the node if it died
+ *   helper     kill-worker, kill-agent: SIGKILL to one    starting it again
+ *              of the workload's berth-worker or
+ *              berth-agent processes (needs the
+ *              workload's hooks, struct nemesis_helpers)
  * Partition and loss share the nodes' chains, so they exclude each other (BERTH_EBUSY).
  * Faults pick among the current members (nodes_node.member); "leader" kinds ask the
  * members who leads (nodes_leader, leader_wait_ms).
@@ -33,6 +37,7 @@
  *   {"kind": "clock-skew", "offsets_ms": {"n1": -2300, "n3": 4100}}
  *   {"kind": "member-readd", "nodes": ["n3"]}
  *   {"kind": "disk-full", "nodes": ["n2"], "balloon_bytes": 61865984}
+ *   {"kind": "kill-agent", "processes": ["agent2"], "pids": [4711]}
  * A stop event's value also carries "kind"; nemesis_heal_all adds "revive" (below).
  * value is borrowed for the call (json_incref to
  * keep it). A fault whose start fails is undone before nemesis_start returns, without
@@ -70,6 +75,8 @@ enum nemesis_kind {
 	NEMESIS_MEMBER_READD,
 	NEMESIS_MEMBER_GROW,
 	NEMESIS_DISK_FULL,
+	NEMESIS_KILL_WORKER,
+	NEMESIS_KILL_AGENT,
 	NEMESIS_KIND_COUNT
 };
 
@@ -81,11 +88,26 @@ enum nemesis_family {
 	NEMESIS_F_CLOCK,
 	NEMESIS_F_MEMBER,
 	NEMESIS_F_DISK,
+	NEMESIS_F_HELPER,
 	NEMESIS_FAMILY_COUNT
 };
 
 /* value is borrowed for the call. */
 typedef void (*nemesis_event_fn)(void *ctx, const char *f, json_t *value);
+
+/* The processes a workload runs beside the members (berth-worker, berth-agent), for the
+ * helper family. kill SIGKILLs one running process of the role (pick: a random number
+ * to choose with) and fills value ("processes", "pids"); restart starts every process
+ * kill killed and adds "restarted" to value. Both return 0 or a BERTH_E* code with a
+ * message in err; they run on the nemesis's thread. A workload without such processes
+ * leaves kill NULL: the helper kinds then answer BERTH_EBADREQ. */
+enum nemesis_role { NEMESIS_ROLE_WORKER, NEMESIS_ROLE_AGENT };
+struct nemesis_helpers {
+	int (*kill)(void *ctx, enum nemesis_role role, uint64_t pick, json_t *value, char *err,
+		    size_t errlen);
+	int (*restart)(void *ctx, json_t *value, char *err, size_t errlen);
+	void *ctx;
+};
 
 struct nemesis_options {
 	struct nodes *nodes; /* borrowed: must outlive the nemesis (and its net) */
@@ -100,6 +122,9 @@ struct nemesis_options {
 	uint32_t leader_wait_ms; /* finding the leader (0: 10000) */
 	uint32_t member_wait_ms; /* one membership change, retries included (0: 30000) */
 	uint32_t stop_wait_ms;   /* SIGTERM to SIGKILL when a member is stopped (0: 5000) */
+	/* borrowed (may be NULL): read when a helper fault starts, so the workload may fill
+	 * it after nemesis_init */
+	const struct nemesis_helpers *helpers;
 };
 
 struct nemesis {
@@ -112,6 +137,7 @@ struct nemesis {
 	int64_t clock_skew_ms, clock_jump_ms;
 	unsigned grow_to, cycles;
 	uint32_t leader_wait_ms, member_wait_ms, stop_wait_ms;
+	const struct nemesis_helpers *helpers;
 	/* The active fault of each family, and the nodes it touched. */
 	bool active[NEMESIS_FAMILY_COUNT];
 	enum nemesis_kind kind[NEMESIS_FAMILY_COUNT];

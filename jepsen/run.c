@@ -42,6 +42,7 @@ struct run {
 	bool nodes_up;
 	struct nemesis nm;
 	bool nm_up;
+	bool wl_up; /* the workload's setup was called: its close is due */
 	struct wl_shared sh;
 	struct wl_client *clients;
 	pthread_t *threads;
@@ -160,6 +161,7 @@ static int run_setup(struct run *r)
 		return RUN_SETUP;
 	}
 	r->nodes_up = true;
+	r->sh.nodes = &r->nodes;
 	if (nodes_start_members(&r->nodes) != 0) {
 		fprintf(stderr, "berth-jepsen: starting the members: %s\n", r->nodes.errmsg);
 		return RUN_SETUP;
@@ -175,7 +177,8 @@ static int run_setup(struct run *r)
 				      .seed = cfg->seed,
 				      .event = run_event,
 				      .ctx = r,
-				      .grow_to = spares ? 5 : 0};
+				      .grow_to = spares ? 5 : 0,
+				      .helpers = &r->sh.helpers};
 	if (nemesis_init(&r->nm, &nmo) != 0) {
 		fprintf(stderr, "berth-jepsen: the nemesis: %s\n", r->nm.errmsg);
 		return RUN_SETUP;
@@ -213,6 +216,7 @@ static int run_clients(struct run *r)
 		fprintf(stderr, "berth-jepsen: a client: %s\n", r->nodes.errmsg);
 		return RUN_SETUP;
 	}
+	r->wl_up = true;
 	int rc = r->wl->setup(&r->sh, b);
 	berth_close(b);
 	if (rc != 0)
@@ -318,6 +322,9 @@ static void run_close(struct run *r)
 	free(r->threads);
 	r->clients = NULL;
 	r->threads = NULL;
+	if (r->wl_up && r->wl->close != NULL)
+		r->wl->close(&r->sh);
+	r->wl_up = false;
 	if (r->nodes_up) {
 		for (unsigned i = 0; i < r->nodes.n; i++)
 			if (r->nodes.node[i].pid > 0)
@@ -400,6 +407,7 @@ int run_main(const struct run_config *cfg_in)
 		cfg.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
 	r.wl = wl_find(cfg.workload);
 	r.sh.cfg = &cfg;
+	r.sh.dir = r.dir;
 	r.sh.wl = r.wl;
 	r.crashes = json_array();
 	atomic_init(&r.sh.next_value, 1);

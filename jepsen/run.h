@@ -31,7 +31,7 @@
 #define RUN_MAX_NEMESES 16
 
 struct run_config {
-	char workload[16]; /* register, set, bank, watch */
+	char workload[16]; /* register, set, bank, watch, sessions, sched */
 	char nemesis[512]; /* kinds, comma-separated (jepsen/nemesis.h); "none": no faults */
 	enum nemesis_kind kinds[RUN_MAX_NEMESES]; /* parsed from nemesis */
 	unsigned nkinds;
@@ -54,6 +54,10 @@ struct run_config {
 	uint64_t faketime;      /* preload libfaketime (needed by clock-*) */
 	uint64_t keep_data;     /* leave the members' data directories */
 	uint64_t quiet;         /* no progress lines on stderr */
+	uint64_t sched_workers; /* sched: berth-worker processes */
+	uint64_t sched_agents;  /* sched: berth-agent processes */
+	char worker_bin[512];   /* sched: berth-worker */
+	char agent_bin[512];    /* sched: berth-agent */
 };
 
 /* Exit statuses of `berth-jepsen run`: the verdict, or why there is none. */

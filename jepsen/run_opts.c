@@ -14,7 +14,7 @@
 #define ROPT_STR(field, def, help) OPTTAB_STR(struct run_config, field, def, help)
 
 static const struct opttab_opt run_opts[] = {
-	ROPT_STR(workload, "register", "register, set, bank, watch or sessions"),
+	ROPT_STR(workload, "register", "register, set, bank, watch, sessions or sched"),
 	ROPT_STR(nemesis, "partition-one,kill-leader",
 		 "faults, comma-separated, one at a time in random order (docs/jepsen.md), "
 		 "or none"),
@@ -37,6 +37,10 @@ static const struct opttab_opt run_opts[] = {
 		 "data directories on a tmpfs of this size (disk-full needs it; 0: off, or 64 "
 		 "when disk-full is asked for)"),
 	ROPT_U64(election_ms, "1000", 100, 60000, "the members' --election-ms"),
+	ROPT_U64(sched_workers, "2", 1, 8, "sched: berth-worker processes"),
+	ROPT_U64(sched_agents, "2", 1, 8, "sched: berth-agent processes (2 instances each)"),
+	ROPT_STR(worker_bin, "./build/berth-worker", "sched: the berth-worker program"),
+	ROPT_STR(agent_bin, "./build/berth-agent", "sched: the berth-agent program"),
 	OPTTAB_FLAG(struct run_config, faketime,
 		    "preload libfaketime in the members (implied by clock-skew, clock-jump)"),
 	OPTTAB_FLAG(struct run_config, keep_data, "leave the members' data directories"),

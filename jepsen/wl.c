@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct workload wl_register, wl_set, wl_bank, wl_watch, wl_sessions;
+extern const struct workload wl_register, wl_set, wl_bank, wl_watch, wl_sessions, wl_sched;
 
-static const struct workload *const workloads[] = {&wl_register, &wl_set, &wl_bank, &wl_watch,
-						   &wl_sessions};
+static const struct workload *const workloads[] = {&wl_register, &wl_set,      &wl_bank,
+						   &wl_watch,    &wl_sessions, &wl_sched};
 
 const struct workload *wl_find(const char *name)
 {
@@ -21,7 +21,7 @@ const struct workload *wl_find(const char *name)
 
 const char *wl_names(void)
 {
-	return "register, set, bank, watch, sessions";
+	return "register, set, bank, watch, sessions, sched";
 }
 
 int64_t wl_unique(struct wl_client *c)

@@ -24,7 +24,12 @@
  *   sessions  counters j/c/0..K-1: add 1..5 (a txn with an add, which libberth retries
  *             with the same session and sequence number when its outcome is unknown),
  *             read (linearizable, on b_read); check_counter (every read within what the
- *             adds allow: none applied twice, none lost) */
+ *             adds allow: none applied twice, none lost)
+ *   sched     a cluster "j" of berth-workers and berth-agents (processes on the host) and
+ *             a service; run (a RunTask of 1-3 tasks), scale (the service's desired
+ *             count), stop (a task of a run); a recorder keeps every revision of the
+ *             cluster's keys as "state" operations; the final step waits for the
+ *             service's desired count; check_sched (jepsen/sched.h, docs/jepsen.md) */
 #ifndef BERTH_JEPSEN_WL_H
 #define BERTH_JEPSEN_WL_H
 
@@ -47,6 +52,10 @@ struct wl_shared {
 	atomic_uint_fast64_t next_value; /* wl_unique */
 	atomic_bool stop;                /* the client phase is over */
 	uint64_t start_rev;              /* watch: the watchers see every change after it */
+	struct nodes *nodes;             /* the members (setup: endpoints, handles) */
+	const char *dir;                 /* the run's folder */
+	void *priv;                      /* the workload's own state (sched) */
+	struct nemesis_helpers helpers;  /* kill-worker, kill-agent: filled by the setup */
 };
 
 /* One client thread. */
@@ -79,11 +88,14 @@ struct workload {
 	/* The checker's result (jepsen/check.h), or NULL with a message in err. */
 	json_t *(*check)(const struct history *h, const struct run_config *cfg, char *err,
 			 size_t errlen);
+	/* May be NULL. Called once at the end of every run whose setup was called (also after
+	 * a failure or a signal), before the members stop: stops what the setup started. */
+	void (*close)(struct wl_shared *sh);
 };
 
 /* The workload of that name, or NULL. */
 const struct workload *wl_find(const char *name);
-/* "register, set, bank, watch". */
+/* "register, set, bank, watch, sessions, sched". */
 const char *wl_names(void);
 
 /* --- shared by the workloads (jepsen/wl.c) ---------------------------------------- */

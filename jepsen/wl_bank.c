@@ -153,4 +153,4 @@ static json_t *bank_check(const struct history *h, const struct run_config *cfg,
 	return check_bank(h, (int64_t)cfg->keys * BANK_INITIAL, false, err, errlen);
 }
 
-const struct workload wl_bank = {"bank", bank_setup, bank_op, bank_final, bank_check};
+const struct workload wl_bank = {"bank", bank_setup, bank_op, bank_final, bank_check, NULL};

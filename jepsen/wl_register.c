@@ -132,4 +132,4 @@ static json_t *reg_check(const struct history *h, const struct run_config *cfg, 
 	return check_register(h, cfg->max_states, err, errlen);
 }
 
-const struct workload wl_register = {"register", reg_setup, reg_op, reg_final, reg_check};
+const struct workload wl_register = {"register", reg_setup, reg_op, reg_final, reg_check, NULL};

@@ -83,4 +83,4 @@ static json_t *ctr_check(const struct history *h, const struct run_config *cfg, 
 	return check_counter(h, err, errlen);
 }
 
-const struct workload wl_sessions = {"sessions", ctr_setup, ctr_op, ctr_final, ctr_check};
+const struct workload wl_sessions = {"sessions", ctr_setup, ctr_op, ctr_final, ctr_check, NULL};

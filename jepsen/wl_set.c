@@ -109,4 +109,4 @@ static json_t *set_check(const struct history *h, const struct run_config *cfg, 
 	return check_set(h, err, errlen);
 }
 
-const struct workload wl_set = {"set", set_setup, set_op, set_final, set_check};
+const struct workload wl_set = {"set", set_setup, set_op, set_final, set_check, NULL};

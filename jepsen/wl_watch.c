@@ -156,4 +156,4 @@ static json_t *watch_check(const struct history *h, const struct run_config *cfg
 	return check_watch(h, err, errlen);
 }
 
-const struct workload wl_watch = {"watch", watch_setup, watch_op, watch_final, watch_check};
+const struct workload wl_watch = {"watch", watch_setup, watch_op, watch_final, watch_check, NULL};

@@ -180,6 +180,9 @@ static void test_jepsen_faults(void **state)
 	assert_int_equal(nemesis_init(&bad, &o), BERTH_EBADREQ);
 	assert_int_equal(nemesis_heal(&f->nm, NEMESIS_FAMILY_COUNT), BERTH_EBADREQ);
 	assert_int_equal(nemesis_start(&f->nm, NEMESIS_KIND_COUNT), BERTH_EBADREQ);
+	/* No workload hooks: no worker or agent to kill. */
+	assert_int_equal(nemesis_start(&f->nm, NEMESIS_KILL_AGENT), BERTH_EBADREQ);
+	assert_false(nemesis_active(&f->nm, NEMESIS_F_HELPER));
 
 	check_grow_readd(f);
 	check_disk(f);

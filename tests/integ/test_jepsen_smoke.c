@@ -12,6 +12,7 @@
 
 #include "jepsen/netns.h"
 #include "tests/integ/child.h"
+#include "tests/integ/jrun_fix.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -37,63 +38,12 @@ static int smoke_setup(void **state)
 static int smoke_teardown(void **state)
 {
 	(void)state;
-	const char *argv[] = {"rm", "-rf", s_dir, NULL};
+	const char *argv[] = {"/bin/rm", "-rf", s_dir, NULL};
 	pid_t p = child_fork("/dev/null", (char *const *)argv);
 	int st;
 	if (p > 0)
 		waitpid(p, &st, 0);
 	return 0;
-}
-
-/* Runs berth-jepsen run with store (the berth-store to test) and args; its exit status.
- * The run's folder is s_dir/name; the run's id is its pid's ("j" + hex). */
-static int smoke_run(const char *name, const char *store, const char *const *args)
-{
-	const char *bin = getenv("BERTH_JEPSEN_BIN");
-	char out[512], log[600];
-	char *argv[48];
-	unsigned k = 0;
-	snprintf(out, sizeof(out), "%s/%s", s_dir, name);
-	snprintf(log, sizeof(log), "%s/%s.log", s_dir, name);
-	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-jepsen");
-	argv[k++] = "run";
-	argv[k++] = "--store-bin";
-	argv[k++] = (char *)store;
-	argv[k++] = "--out";
-	argv[k++] = out;
-	for (unsigned i = 0; args[i] != NULL && k < 47; i++)
-		argv[k++] = (char *)args[i];
-	argv[k] = NULL;
-	struct child ch = {0};
-	int st = -1;
-	assert_int_equal(child_start(&ch, log, argv), 0);
-	pid_t pid = ch.pid;
-	if (child_wait(&ch, SMOKE_WAIT_MS, &st) != 0) {
-		child_stop(&ch, SIGTERM, 30000, NULL);
-		child_dump_log(&ch, 40);
-		fail_msg("berth-jepsen run did not end in %u s", SMOKE_WAIT_MS / 1000);
-	}
-	/* Nothing of the run is left on the host. */
-	char id[16], report[512];
-	snprintf(id, sizeof(id), "j%llx", (unsigned long long)pid & 0xfffff);
-	unsigned left = netns_leftovers(id, report, sizeof(report));
-	if (left != 0)
-		fail_msg("run %s left %u objects: %s", id, left, report);
-	child_dump_log(&ch, 3);
-	assert_true(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
-
-/* results.json of run name: its "valid" and the checker's. */
-static json_t *smoke_results(const char *name)
-{
-	char path[600];
-	json_error_t e;
-	snprintf(path, sizeof(path), "%s/%s/results.json", s_dir, name);
-	json_t *r = json_load_file(path, 0, &e);
-	if (r == NULL)
-		fail_msg("%s: %s", path, e.text);
-	return r;
 }
 
 static void smoke_files(const char *name)
@@ -120,9 +70,11 @@ static void test_jepsen_smoke_valid(void **state)
 {
 	(void)state;
 	const char *store = getenv("BERTH_STORE_BIN");
-	assert_int_equal(smoke_run("normal", store ? store : "build/berth-store", smoke_args), 0);
+	assert_int_equal(jrun_run(s_dir, "normal", store ? store : "build/berth-store", smoke_args,
+				  SMOKE_WAIT_MS),
+			 0);
 	smoke_files("normal");
-	json_t *r = smoke_results("normal");
+	json_t *r = jrun_results(s_dir, "normal");
 	assert_true(json_is_true(json_object_get(r, "valid")));
 	/* faults happened and operations were checked */
 	assert_true(json_integer_value(json_object_get(r, "faults")) >= 2);
@@ -136,9 +88,10 @@ static void test_jepsen_smoke_broken_caught(void **state)
 {
 	(void)state;
 	const char *store = getenv("BERTH_STORE_BROKEN_BIN");
-	assert_int_equal(
-		smoke_run("broken", store ? store : "build/berth-store-broken", smoke_args), 1);
-	json_t *r = smoke_results("broken");
+	assert_int_equal(jrun_run(s_dir, "broken", store ? store : "build/berth-store-broken",
+				  smoke_args, SMOKE_WAIT_MS),
+			 1);
+	json_t *r = jrun_results(s_dir, "broken");
 	assert_true(json_is_false(json_object_get(r, "valid")));
 	json_t *ck = json_object_get(r, "checker");
 	assert_true(json_array_size(json_object_get(ck, "invalid_keys")) >= 1);
@@ -200,7 +153,7 @@ static void test_jepsen_smoke_interrupted(void **state)
 	unsigned left = netns_leftovers(id, report, sizeof(report));
 	if (left != 0)
 		fail_msg("run %s left %u objects: %s", id, left, report);
-	json_t *r = smoke_results("interrupted");
+	json_t *r = jrun_results(s_dir, "interrupted");
 	assert_true(json_is_true(json_object_get(r, "valid")));
 	json_decref(r);
 }
