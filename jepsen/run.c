@@ -8,6 +8,7 @@
 #include "jepsen/wl.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -363,13 +364,19 @@ static int run_judge(struct run *r, int final_rc)
 		if (result == NULL)
 			result = json_pack("{s:s,s:s}", "valid", "unknown", "error", err);
 	}
-	for (unsigned i = 0; i < r->nodes.n; i++)
-		logscan_file(r->nodes.node[i].log, logs);
+	/* Every log of the run: the members' (n1.log...) and the workload's programs'. */
+	glob_t g;
+	snprintf(path, sizeof(path), "%s/*.log", r->dir);
+	if (glob(path, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			logscan_file(g.gl_pathv[i], logs);
+		globfree(&g);
+	}
 	enum check_verdict v = check_verdict_of(result);
 	const char *why = NULL;
 	if (json_array_size(logs) > 0 || json_array_size(r->crashes) > 0) {
 		v = CHECK_INVALID;
-		why = "a member crashed or reported an error (see \"logs\" and \"crashes\")";
+		why = "a member crashed or a log reported an error (see \"logs\" and \"crashes\")";
 	} else if (v == CHECK_VALID && final_rc != 0) {
 		v = CHECK_UNKNOWN;
 		why = "the final reads did not complete";
