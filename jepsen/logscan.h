@@ -1,7 +1,8 @@
-/* jepsen/logscan.h: what in a log of the run (a member, a worker, an agent) fails a run: a sanitizer report, an assertion,
- * a crash report. (A member that exits with berth's own "fatal:" line, e.g. on a full
- * disk, stopped as designed; one that died of a signal the harness did not send is a
- * crash: the runner learns that from the nemesis's "revive" events and the exit statuses.) */
+/* jepsen/logscan.h: what in a log of the run (a member's, a worker's, an agent's) fails
+ * a run: a sanitizer report, an assertion, a crash report. (A member that exits with
+ * berth's own "fatal:" line, e.g. on a full disk, stopped as designed; one that died of a
+ * signal the harness did not send is a crash: the runner learns that from the nemesis's
+ * "revive" events and the exit statuses.) */
 #ifndef BERTH_JEPSEN_LOGSCAN_H
 #define BERTH_JEPSEN_LOGSCAN_H
 
