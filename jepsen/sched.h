@@ -76,7 +76,8 @@ int sched_setup(struct wl_shared *sh, struct berth *b);
 /* Stops the recorder, the workers and the agents; frees sh->priv. */
 void sched_close(struct wl_shared *sh);
 
-/* sched_ids: 0 or BERTH_ENOMEM; take removes the i-th (the last moves there). */
+/* sched_ids: 0 or BERTH_ENOMEM; take removes the i-th, i < n (the last moves there).
+ * Callers hold sched.mu across choosing i and taking it. */
 int sched_ids_add(struct sched_ids *s, const char *id);
 void sched_ids_take(struct sched_ids *s, size_t i, char out[MODEL_TASK_ID_LEN + 1]);
 bool sched_ids_has(const struct sched_ids *s, const char *id);

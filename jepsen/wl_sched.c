@@ -160,14 +160,12 @@ static void complete_cas(struct wl_client *c, const char *f, int read_rc, int rc
 		wl_complete(c, f, NULL, rc, won, NULL);
 }
 
-/* A stop request for a run task (docs/commits.md, "Stop request"). */
-static void op_stop(struct wl_client *c, size_t pick)
+/* A stop request for run task id, taken out of the live set by the caller under the lock
+ * (docs/commits.md, "Stop request"). */
+static void op_stop(struct wl_client *c, const char *id)
 {
 	struct sched *s = sched_of(c);
-	char id[MODEL_TASK_ID_LEN + 1], key[MODEL_KEY_MAX], err[256];
-	pthread_mutex_lock(&s->mu);
-	sched_ids_take(&s->live, pick, id);
-	pthread_mutex_unlock(&s->mu);
+	char key[MODEL_KEY_MAX], err[256];
 	model_key_task(key, SCHED_CLUSTER, id);
 	json_t *v = json_pack("{s:s}", "task", id);
 	wl_invoke(c, "stop", NULL, v);
@@ -242,7 +240,8 @@ static void sched_op(struct wl_client *c)
 		op_scale(c);
 		return;
 	}
-	size_t n = 1 + (size_t)wl_rand(c, 3), pick = 0;
+	size_t n = 1 + (size_t)wl_rand(c, 3);
+	char id[MODEL_TASK_ID_LEN + 1];
 	bool run = false, stop = false;
 	pthread_mutex_lock(&s->mu);
 	size_t held = s->live.n + s->run_inflight;
@@ -252,14 +251,16 @@ static void sched_op(struct wl_client *c)
 			n = s->run_live_max - held;
 		s->run_inflight += n;
 	} else if (s->live.n > 0) {
+		/* Chosen and taken in one critical section: another client may take one
+		 * as soon as the lock is released. */
 		stop = true;
-		pick = (size_t)wl_rand(c, s->live.n);
+		sched_ids_take(&s->live, (size_t)wl_rand(c, s->live.n), id);
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (run)
 		op_run(c, n);
 	else if (stop)
-		op_stop(c, pick);
+		op_stop(c, id);
 	else
 		op_scale(c);
 }
