@@ -108,10 +108,14 @@ static void op_run(struct wl_client *c, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		mp_buf_close(&vals[i]);
+	/* The tasks of an ok run are live; those of a run whose outcome is unknown may exist,
+	 * so they count against run_live_max too (and may be stopped: a stop finds out). */
+	bool maybe = !won && rc != 0 && err_indeterminate(rc);
 	pthread_mutex_lock(&s->mu);
 	s->run_inflight -= n;
-	for (size_t i = 0; won && i < n; i++)
-		if (sched_ids_add(&s->live, ids[i]) != 0 || sched_ids_add(&s->acked, ids[i]) != 0)
+	for (size_t i = 0; (won || maybe) && i < n; i++)
+		if (sched_ids_add(&s->live, ids[i]) != 0 ||
+		    (won && sched_ids_add(&s->acked, ids[i]) != 0))
 			fprintf(stderr, "berth-jepsen: sched: out of memory\n");
 	pthread_mutex_unlock(&s->mu);
 	wl_complete(c, "run", NULL, rc, won, NULL);
@@ -193,7 +197,8 @@ static void op_stop(struct wl_client *c, const char *id)
 	pthread_mutex_lock(&s->mu);
 	if (read_rc == 0 && rc == 0 && won)
 		sched_ids_add(&s->stopped, id);
-	else
+	else if (read_rc != BERTH_ENOTFOUND) /* not found: a run of unknown outcome that
+						  * did not happen; nothing to stop */
 		sched_ids_add(&s->live, id); /* may be stopped again */
 	pthread_mutex_unlock(&s->mu);
 	complete_cas(c, "stop", read_rc, rc, won);
