@@ -130,8 +130,8 @@ $(BUILD)/integ/%: $(call obj,tests/integ/%.c) $(call obj,$(INTEG_SUPPORT)) $(LIB
 $(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUILD)/berthctl
 # The harness's smoke test runs berth-jepsen on both builds of berth-store.
 $(BUILD)/integ/test_jepsen_smoke: | $(BUILD)/berth-jepsen $(BUILD)/berth-store-broken
-# The bench's test runs berth-bench sched as the program (BERTH_BENCH_BIN below).
-$(BUILD)/integ/test_bench_sched: | $(BUILD)/berth-bench
+# The bench's tests run berth-bench sched and kv as the program (BERTH_BENCH_BIN below).
+$(BUILD)/integ/test_bench_sched $(BUILD)/integ/test_bench_kv: | $(BUILD)/berth-bench
 
 $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
