@@ -30,8 +30,6 @@ static const char *t_kv(struct integ *f, const char *log, const char *const *arg
 	const char *bin = getenv("BERTH_BENCH_BIN");
 	char *argv[40];
 	unsigned k = 0;
-	struct child ch = {0};
-	int st = -1;
 	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-bench");
 	argv[k++] = "kv";
 	argv[k++] = "--endpoints";
@@ -41,16 +39,7 @@ static const char *t_kv(struct integ *f, const char *log, const char *const *arg
 	argv[k] = NULL;
 	char path[CHILD_PATH_BYTES];
 	snprintf(path, sizeof(path), "%s/%s", f->c.root, log);
-	assert_int_equal(child_start(&ch, path, argv), 0);
-	if (child_wait(&ch, 120000, &st) != 0) {
-		child_stop(&ch, SIGKILL, 5000, NULL);
-		child_dump_log(&ch, 40);
-		fail_msg("berth-bench kv did not end in 120 s");
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
-		child_dump_log(&ch, 40);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), want);
+	assert_int_equal(child_run(path, argv, 120000, want), 0);
 	FILE *fp = fopen(path, "r");
 	assert_non_null(fp);
 	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
