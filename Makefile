@@ -7,6 +7,7 @@
 #   make bench-fsm  the state machine's apply micro-benchmark
 #   make bench-kv   berth-bench against a local three-member cluster (tools/bench-kv)
 #   make bench-sched  berth-bench sched: K workers placing tasks (tools/bench-sched)
+#   make bench      berth against etcd on this machine, one table of ratios (tools/bench-compare)
 #   make sim-long   the raft simulation over SIM_SEEDS seeds (3000)
 #   make jepsen     the fault-injection campaign: every workload under every fault (root)
 #   make demo       the whole story on loopback: store, workers, agents, a service (docs/demo.md)
@@ -132,8 +133,8 @@ $(BUILD)/integ/test_cluster_ctl_sched: $(call obj,tests/unit/ctl_run.c) | $(BUIL
 $(BUILD)/integ/test_jepsen_smoke: | $(BUILD)/berth-jepsen $(BUILD)/berth-store-broken
 # The scheduler workload's test runs berth-jepsen with berth-worker and berth-agent.
 $(BUILD)/integ/test_jepsen_sched: | $(BUILD)/berth-jepsen
-# The bench's test runs berth-bench sched as the program (BERTH_BENCH_BIN below).
-$(BUILD)/integ/test_bench_sched: | $(BUILD)/berth-bench
+# The bench's tests run berth-bench sched and kv as the program (BERTH_BENCH_BIN below).
+$(BUILD)/integ/test_bench_sched $(BUILD)/integ/test_bench_kv: | $(BUILD)/berth-bench
 
 $(BUILD)/bench-fsm: $(call obj,tests/bench/bench_fsm.c) $(LIBSTORE) $(LIBCOMMON)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -162,6 +163,22 @@ bench-fsm: $(BUILD)/bench-fsm
 bench-kv: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berthctl
 	@BERTH_BIN=$(BUILD) tools/bench-kv
 
+# etcd-bench (tools/etcd-bench), berth-bench kv's peer for etcd, in Go with etcd's client
+# from Debian, offline (GOPATH mode). Only `make bench` builds it, after installing what it
+# needs (tools/install-bench-deps): make and make test need neither Go nor etcd.
+BENCH_DEPS_STAMP := $(BUILD)/.bench-deps-ok
+$(BENCH_DEPS_STAMP):
+	@tools/install-bench-deps
+	@mkdir -p $(BUILD) && touch $@
+$(BUILD)/etcd-bench: $(wildcard tools/etcd-bench/*.go) | $(BENCH_DEPS_STAMP)
+	GO111MODULE=off GOPATH=$(abspath $(BUILD))/gopath:/usr/share/gocode \
+	  GOCACHE=$(abspath $(BUILD))/gocache go build -o $@ ./tools/etcd-bench
+
+# berth and etcd side by side: three members each, every case alternating, failover, the
+# fsync floor; one table (build/bench-compare while it runs; BENCH_SECONDS, BENCH_ROUNDS).
+bench: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berthctl $(BUILD)/etcd-bench
+	@BERTH_BIN=$(BUILD) tools/bench-compare
+
 # K = 1, 2, 4, 8 workers, fine and coarse, on one input (build/bench-sched-cluster).
 bench-sched: $(BUILD)/berth-bench $(BUILD)/berth-store $(BUILD)/berth-worker $(BUILD)/berthctl
 	@BERTH_BIN=$(BUILD) tools/bench-sched
@@ -184,7 +201,7 @@ demo: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all test asan check bench-fsm bench-kv bench-sched sim-long demo jepsen clean
+.PHONY: all test asan check bench bench-fsm bench-kv bench-sched sim-long demo jepsen clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

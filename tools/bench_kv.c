@@ -9,6 +9,8 @@
  *   cas-distinct  txn: compare the version of one of the thread's own keys, then put
  *   cas-hot       every thread CASes one key: compare version = the last seen; a failed
  *                 compare reads the current version back (same txn) and counts a conflict
+ * The --row and --json formats are also what tools/etcd-bench (the same cases against
+ * etcd) prints, so that tools/bench-compare lines the two up.
  * Each request's latency (monotonic clock) goes into a per-thread array; the summary gives
  * requests/s (successes/s for cas-hot), p50/p90/p99/max and the failures by code.
  * Handles start rotated over the endpoints so serializable reads spread. Here: the options,
@@ -26,7 +28,7 @@ static const char *const kv_case_names[KV_CASE_COUNT] = {"put", "get-lin", "get-
 void kv_key(const struct kv_config *cfg, unsigned t, unsigned i, char *out)
 {
 	char tail[9];
-	snprintf(tail, sizeof(tail), "%02x%06x", t & 0xff, i & 0xffffff);
+	snprintf(tail, sizeof(tail), "%03x%05x", t & 0xfff, i & 0xfffff);
 	size_t pad = cfg->key_bytes - 8;
 	memset(out, 'k', pad);
 	memcpy(out + pad, tail, 8);
@@ -39,7 +41,20 @@ unsigned kv_setup_count(const struct kv_config *cfg)
 
 unsigned kv_setup_slot(const struct kv_config *cfg, unsigned n)
 {
-	return kv_setup_count(cfg) == 1 ? 0xfffffe : n;
+	return kv_setup_count(cfg) == 1 ? KV_SLOT_SETUP : n;
+}
+
+unsigned kv_setup_reads(const struct kv_config *cfg)
+{
+	return cfg->kcase == KV_CAS_DISTINCT ? KV_CAS_KEYS : cfg->kcase == KV_CAS_HOT;
+}
+
+void kv_cas_key(const struct kv_config *cfg, unsigned t, unsigned n, char *out)
+{
+	if (cfg->kcase == KV_CAS_HOT)
+		kv_key(cfg, KV_HOT_CLIENT, KV_HOT_SLOT, out);
+	else
+		kv_key(cfg, t, KV_SLOT_CAS + n, out);
 }
 
 void kv_limits(const struct kv_config *cfg, unsigned id, uint64_t t_start_ns, uint64_t *quota,
@@ -102,16 +117,18 @@ static void kv_report(const struct kv_config *cfg, struct kv_stats *th)
 	double rate = secs > 0 ? (double)ok / secs : 0;
 	double cfrac = ok ? (double)conflicts / (double)ok : 0;
 	const char *name = kv_case_names[cfg->kcase];
+	/* Connections: the threads driver opens one per client. */
+	unsigned long long conns = cfg->conns ? cfg->conns : cfg->clients;
 	char ebuf[1024];
 	if (cfg->json) {
 		bench_err_json(errs, ebuf, sizeof(ebuf));
-		printf("{\"case\": \"%s\", \"clients\": %llu, \"requests\": %zu, \"ok\": %llu, "
-		       "\"seconds\": %.3f, \"ok_per_s\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, "
-		       "\"p99_us\": %.1f, \"max_us\": %.1f, \"conflicts\": %llu, "
+		printf("{\"case\": \"%s\", \"clients\": %llu, \"conns\": %llu, \"requests\": %zu, "
+		       "\"ok\": %llu, \"seconds\": %.3f, \"ok_per_s\": %.1f, \"p50_us\": %.1f, "
+		       "\"p90_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f, \"conflicts\": %llu, "
 		       "\"conflicts_per_success\": %.3f, \"errors\": %s}\n",
-		       name, (unsigned long long)cfg->clients, s.n, (unsigned long long)ok, secs,
-		       rate, s.p50_us, s.p90_us, s.p99_us, s.max_us, (unsigned long long)conflicts,
-		       cfrac, ebuf);
+		       name, (unsigned long long)cfg->clients, conns, s.n, (unsigned long long)ok,
+		       secs, rate, s.p50_us, s.p90_us, s.p99_us, s.max_us,
+		       (unsigned long long)conflicts, cfrac, ebuf);
 		return;
 	}
 	bench_err_format(errs, ebuf, sizeof(ebuf));
@@ -119,9 +136,9 @@ static void kv_report(const struct kv_config *cfg, struct kv_stats *th)
 	if (cfg->kcase == KV_CAS_HOT)
 		snprintf(conf, sizeof(conf), "%.2f", cfrac);
 	if (cfg->row) { /* one line of the `make bench-kv` table (tools/bench-kv) */
-		printf("%-13s %7llu %9.0f %9.2f %9.2f %9.2f %9.2f %10s  %s\n", name,
-		       (unsigned long long)cfg->clients, rate, s.p50_us / 1000, s.p90_us / 1000,
-		       s.p99_us / 1000, s.max_us / 1000, conf, ebuf);
+		printf("%-13s %7llu %5llu %9.0f %9.2f %9.2f %9.2f %9.2f %10s  %s\n", name,
+		       (unsigned long long)cfg->clients, conns, rate, s.p50_us / 1000,
+		       s.p90_us / 1000, s.p99_us / 1000, s.max_us / 1000, conf, ebuf);
 		return;
 	}
 	printf("kv %s, %llu clients", name, (unsigned long long)cfg->clients);
@@ -147,7 +164,9 @@ static void kv_usage(FILE *f)
 		"  --requests N is the total over all clients; otherwise each runs --duration s.\n"
 		"  Each client is a thread with its own blocking handle; with --conns N they run on\n"
 		"  one libuv loop instead, sharing N asynchronous handles (N <= --clients).\n"
-		"  Endpoints default to 127.0.0.1:7101,7102,7103.\n");
+		"  --clients: at most %d with --conns, %d without.\n"
+		"  Endpoints default to 127.0.0.1:7101,7102,7103.\n",
+		KV_MAX_CLIENTS, KV_MAX_THREADS);
 }
 
 static int kv_parse(int argc, char **argv, struct kv_config *cfg, char *epbuf, size_t eplen)
@@ -235,6 +254,13 @@ static int kv_parse(int argc, char **argv, struct kv_config *cfg, char *epbuf, s
 	}
 	if (optind != argc) {
 		fprintf(stderr, "berth-bench kv: unexpected argument \"%s\"\n", argv[optind]);
+		return BENCH_EXIT_USAGE;
+	}
+	if (cfg->conns == 0 && cfg->clients > KV_MAX_THREADS) {
+		fprintf(stderr,
+			"berth-bench kv: --clients: more than %d clients need --conns (one thread "
+			"each otherwise)\n",
+			KV_MAX_THREADS);
 		return BENCH_EXIT_USAGE;
 	}
 	if (cfg->conns > cfg->clients) {

@@ -11,10 +11,16 @@
 
 #include <uv.h>
 
-#define KV_MAX_CLIENTS 256
+#define KV_MAX_THREADS 256      /* the threads driver: one thread and connection per client */
+#define KV_MAX_CLIENTS 4000     /* with --conns: clients on one loop (ids fit the key's 3 hex) */
 #define KV_KEYS_PER_THREAD 1000 /* put cycles over these */
 #define KV_READ_KEYS 16         /* get: written in setup, per client */
 #define KV_CAS_KEYS 16          /* cas-distinct: per client */
+/* Key slots (see kv_key): cas-distinct's keys, the setup write of put and CAS, the hot key. */
+#define KV_SLOT_CAS 0x10000
+#define KV_SLOT_SETUP 0xffffe
+#define KV_HOT_CLIENT 0xfff
+#define KV_HOT_SLOT 0xfffff
 
 enum kv_case { KV_PUT, KV_GET_LIN, KV_GET_SER, KV_CAS_DISTINCT, KV_CAS_HOT, KV_CASE_COUNT };
 
@@ -38,13 +44,20 @@ struct kv_stats {
 	struct bench_lat lat;
 };
 
-/* Key i of client t: "%02x%06x" (8 bytes), left-padded with 'k' to key_bytes. cas-hot's
- * one key uses client 0xff's slot 0xffffff, which no other case writes. */
+/* Key i of client t: "%03x%05x" (8 bytes), left-padded with 'k' to key_bytes. cas-hot's
+ * one key is client KV_HOT_CLIENT's slot KV_HOT_SLOT, which no other case writes (there
+ * are fewer clients). tools/etcd-bench/main.go makes the same keys. */
 void kv_key(const struct kv_config *cfg, unsigned t, unsigned i, char *out);
 /* Setup writes before the measured part: how many, and the key slot of the n-th. put and
  * the CAS cases write one (to connect and open the session first), reads their keys. */
 unsigned kv_setup_count(const struct kv_config *cfg);
 unsigned kv_setup_slot(const struct kv_config *cfg, unsigned n);
+/* Setup reads after those writes: the CAS cases read the version each of their keys has
+ * (an earlier run on the same cluster leaves them behind), so that no first compare fails
+ * for a stale 0. How many, and the key of the n-th, which is also the key of cas-distinct's
+ * n-th (cas-hot: the one hot key). */
+unsigned kv_setup_reads(const struct kv_config *cfg);
+void kv_cas_key(const struct kv_config *cfg, unsigned t, unsigned n, char *out);
 /* Client id's request quota and deadline, from when it starts. */
 void kv_limits(const struct kv_config *cfg, unsigned id, uint64_t t_start_ns, uint64_t *quota,
 	       uint64_t *deadline_ns);

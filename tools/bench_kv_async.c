@@ -18,7 +18,7 @@ struct kv_client {
 	struct berth_async *a; /* borrowed: clients share handles */
 	unsigned id;
 	struct kv_stats *st;
-	unsigned setup_next; /* the setup write to make next */
+	unsigned setup_next; /* the setup write, then read, to make next */
 	uint64_t i, quota, deadline_ns, t0;
 	int64_t versions[KV_CAS_KEYS], hot_version;
 	int64_t *cas_version; /* the CAS in flight compares this */
@@ -79,14 +79,37 @@ static void kv_setup_cb(struct berth_result *res, const char *errmsg, void *data
 	kv_setup_step(cl);
 }
 
-/* The client's setup writes, one at a time; the last client done starts them all. */
+/* A setup read: the version its CAS compares start from. */
+static void kv_setup_read_cb(struct berth_result *res, const char *errmsg, void *data)
+{
+	struct kv_client *cl = data;
+	if (res->err == 0) {
+		const struct reply_kv *kv = berth_result_kv(res);
+		unsigned n = cl->setup_next - 1 - kv_setup_count(cl->run->cfg);
+		*(cl->run->cfg->kcase == KV_CAS_HOT ? &cl->hot_version : &cl->versions[n]) =
+			kv ? kv->version : 0;
+	}
+	kv_setup_cb(res, errmsg, data);
+}
+
+/* The client's setup writes, then its setup reads, one at a time; the last client done
+ * starts them all. */
 static void kv_setup_step(struct kv_client *cl)
 {
 	const struct kv_config *cfg = cl->run->cfg;
-	if (cl->st->setup_err == 0 && cl->setup_next < kv_setup_count(cfg)) {
-		kv_key(cfg, cl->id, kv_setup_slot(cfg, cl->setup_next++), cl->key);
-		int rv = berth_async_put(cl->a, cl->key, cfg->key_bytes, cl->run->val,
-					 cfg->value_bytes, 0, kv_setup_cb, cl);
+	unsigned puts = kv_setup_count(cfg);
+	if (cl->st->setup_err == 0 && cl->setup_next < puts + kv_setup_reads(cfg)) {
+		unsigned n = cl->setup_next++;
+		int rv;
+		if (n < puts) {
+			kv_key(cfg, cl->id, kv_setup_slot(cfg, n), cl->key);
+			rv = berth_async_put(cl->a, cl->key, cfg->key_bytes, cl->run->val,
+					     cfg->value_bytes, 0, kv_setup_cb, cl);
+		} else {
+			kv_cas_key(cfg, cl->id, n - puts, cl->key);
+			rv = berth_async_get(cl->a, cl->key, cfg->key_bytes, 0, false,
+					     kv_setup_read_cb, cl);
+		}
 		if (rv == 0)
 			return;
 		cl->st->setup_err = rv;
@@ -142,12 +165,12 @@ static int kv_request(struct kv_client *cl)
 				       kv_cb, cl);
 	case KV_CAS_DISTINCT: {
 		unsigned k = (unsigned)(cl->i % KV_CAS_KEYS);
-		kv_key(cfg, cl->id, 0x100000 + k, cl->key);
+		kv_cas_key(cfg, cl->id, k, cl->key);
 		cl->cas_version = &cl->versions[k];
 		break;
 	}
 	default: /* KV_CAS_HOT */
-		kv_key(cfg, 0xff, 0xffffff, cl->key);
+		kv_cas_key(cfg, cl->id, 0, cl->key);
 		cl->cas_version = &cl->hot_version;
 		break;
 	}

@@ -37,7 +37,9 @@ static int kv_cas_one(struct berth *b, const struct kv_config *cfg, const char *
 	return rv;
 }
 
-static int kv_setup(struct berth *b, struct kv_thread *th, const char *val)
+/* The setup writes, then the setup reads into versions (cas-hot: hot_version). */
+static int kv_setup(struct berth *b, struct kv_thread *th, const char *val, int64_t *versions,
+		    int64_t *hot_version)
 {
 	const struct kv_config *cfg = th->cfg;
 	char key[1024];
@@ -45,6 +47,17 @@ static int kv_setup(struct berth *b, struct kv_thread *th, const char *val)
 	for (unsigned n = 0; n < kv_setup_count(cfg) && rv == 0; n++) {
 		kv_key(cfg, th->id, kv_setup_slot(cfg, n), key);
 		rv = kv_put_one(b, cfg, key, val);
+	}
+	for (unsigned n = 0; n < kv_setup_reads(cfg) && rv == 0; n++) {
+		struct berth_result r;
+		kv_cas_key(cfg, th->id, n, key);
+		rv = berth_get(b, key, cfg->key_bytes, 0, false, &r);
+		if (rv == 0) {
+			const struct reply_kv *kv = berth_result_kv(&r);
+			*(cfg->kcase == KV_CAS_HOT ? hot_version : &versions[n]) =
+				kv ? kv->version : 0;
+		}
+		berth_result_free(&r);
 	}
 	if (rv != 0)
 		snprintf(th->st->errmsg, sizeof(th->st->errmsg), "%s", berth_errmsg(b));
@@ -73,11 +86,11 @@ static int kv_request(struct berth *b, struct kv_thread *th, uint64_t i, const c
 		return rv;
 	case KV_CAS_DISTINCT: {
 		unsigned k = (unsigned)(i % KV_CAS_KEYS);
-		kv_key(cfg, th->id, 0x100000 + k, key);
+		kv_cas_key(cfg, th->id, k, key);
 		return kv_cas_one(b, cfg, key, val, &versions[k], won);
 	}
 	default: /* KV_CAS_HOT */
-		kv_key(cfg, 0xff, 0xffffff, key);
+		kv_cas_key(cfg, th->id, 0, key);
 		return kv_cas_one(b, cfg, key, val, hot_version, won);
 	}
 }
@@ -102,7 +115,7 @@ static void *kv_thread_run(void *arg)
 		st->setup_err = berth_open(&b, &o, st->errmsg, sizeof(st->errmsg));
 	if (st->setup_err == 0) {
 		memset(val, 'v', cfg->value_bytes);
-		st->setup_err = kv_setup(b, th, val);
+		st->setup_err = kv_setup(b, th, val, versions, &hot_version);
 	}
 	pthread_barrier_wait(th->start);
 	if (st->setup_err != 0)

@@ -133,3 +133,22 @@ void child_dump_log(const struct child *ch, unsigned lines)
 		printf("%s%s", ring[k % lines], strchr(ring[k % lines], '\n') ? "" : "\n");
 	fflush(stdout);
 }
+
+int child_run(const char *log, char *const *argv, uint32_t timeout_ms, int want)
+{
+	struct child ch = {0};
+	int st = -1;
+	if (child_start(&ch, log, argv) != 0)
+		return -1;
+	if (child_wait(&ch, timeout_ms, &st) != 0) {
+		child_stop(&ch, SIGKILL, 5000, NULL);
+		child_dump_log(&ch, 40);
+		printf("%s did not end in %u ms\n", argv[0], timeout_ms);
+		return -1;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == want)
+		return 0;
+	child_dump_log(&ch, 40);
+	printf("%s: waitpid status %d, wanted exit %d\n", argv[0], st, want);
+	return -1;
+}

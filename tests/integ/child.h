@@ -30,6 +30,10 @@ int child_wait(struct child *ch, uint32_t timeout_ms, int *status);
 /* Sends sig and waits up to timeout_ms; then SIGKILL and reaps. 0 with the status when it
  * exited within timeout_ms, -1 when it had to be killed. A child not running: 0. */
 int child_stop(struct child *ch, int sig, uint32_t timeout_ms, int *status);
+/* Runs argv (as child_start) to its end, within timeout_ms, then SIGKILL. 0 when it exited
+ * with status want; otherwise -1 after printing its log's last 40 lines and what went
+ * wrong (killed at the deadline, another status, not started). */
+int child_run(const char *log, char *const *argv, uint32_t timeout_ms, int want);
 /* true when the log holds s. */
 bool child_log_has(const struct child *ch, const char *s);
 /* Prints the last lines of the log on stdout. */

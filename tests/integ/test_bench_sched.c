@@ -28,8 +28,6 @@ static void t_bench(struct integ *f, const char *log, const char *const *args, i
 	const char *wbin = getenv("BERTH_WORKER_BIN");
 	char *argv[40];
 	unsigned k = 0;
-	struct child ch = {0};
-	int st = -1;
 	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-bench");
 	argv[k++] = "sched";
 	argv[k++] = "--endpoints";
@@ -41,16 +39,7 @@ static void t_bench(struct integ *f, const char *log, const char *const *args, i
 	argv[k] = NULL;
 	char path[CHILD_PATH_BYTES];
 	snprintf(path, sizeof(path), "%s/%s", f->c.root, log);
-	assert_int_equal(child_start(&ch, path, argv), 0);
-	if (child_wait(&ch, 120000, &st) != 0) {
-		child_stop(&ch, SIGKILL, 5000, NULL);
-		child_dump_log(&ch, 40);
-		fail_msg("berth-bench sched did not end in 120 s");
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
-		child_dump_log(&ch, 40);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), want);
+	assert_int_equal(child_run(path, argv, 120000, want), 0);
 }
 
 /* The whole log in a static buffer. */
