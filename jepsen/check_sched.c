@@ -304,7 +304,40 @@ static void chk_converge(struct chk *k, const struct hist_op *conv)
 			  running, int_of(svc, "desired"));
 }
 
-/* Every acknowledged RunTask's tasks placed or stopped with a reason; no task of a failed
+/* An instance with room for task t in the final state (cpu, memory and t's host ports
+ * free), or NULL. A scheduler does not move running tasks, so a task may find no room. */
+static const char *chk_room(const struct chk *k, const json_t *t)
+{
+	const char *iid;
+	json_t *in;
+	json_object_foreach((json_t *)k->insts, iid, in)
+	{
+		char key[256];
+		snprintf(key, sizeof(key), "%s/cpu", iid);
+		if (int_of(in, "cpu") - json_integer_value(json_object_get(k->alloc, key)) <
+		    int_of(t, "cpu"))
+			continue;
+		snprintf(key, sizeof(key), "%s/mem", iid);
+		if (int_of(in, "memory") - json_integer_value(json_object_get(k->alloc, key)) <
+		    int_of(t, "memory"))
+			continue;
+		size_t j;
+		json_t *port;
+		bool free = true;
+		json_array_foreach(json_object_get(t, "ports"), j, port)
+		{
+			snprintf(key, sizeof(key), "%s/port/%" JSON_INTEGER_FORMAT, iid,
+				 json_integer_value(port));
+			free = free && json_object_get(k->ports, key) == NULL;
+		}
+		if (free)
+			return iid;
+	}
+	return NULL;
+}
+
+/* Every acknowledged RunTask's tasks placed or stopped with a reason (or, unplaced, with
+ * no instance that could hold them); no task of a failed
  * one, or of none; every acknowledged stop done; the scale operations' counts. */
 static void chk_end(struct chk *k, const struct hist_op *ops, size_t nops, json_t *seen)
 {
@@ -325,13 +358,16 @@ static void chk_end(struct chk *k, const struct hist_op *ops, size_t nops, json_
 						  "task %s of a failed run exists", tid);
 				if (ops[i].type != HIST_OK)
 					continue;
-				const char *why = str_of(t, "reason");
+				const char *why = str_of(t, "reason"), *iid;
 				if (t == NULL)
 					chk_error(k, K_RUN, k->rev,
 						  "task %s of an ok run is missing", tid);
-				else if (is_status(t, "PROVISIONING"))
-					chk_error(k, K_RUN, k->rev,
-						  "task %s of an ok run is unplaced", tid);
+				else if (is_status(t, "PROVISIONING") && (iid = chk_room(k, t)))
+					chk_error(
+						k, K_RUN, k->rev,
+						"task %s of an ok run is unplaced though instance "
+						"%s has room for it",
+						tid, iid);
 				else if (is_status(t, "STOPPED") && (why == NULL || why[0] == 0))
 					chk_error(k, K_RUN, k->rev,
 						  "task %s stopped without a reason", tid);

@@ -1,7 +1,7 @@
 /* tests/unit/test_jepsen_sched.c: the scheduler checker (jepsen/check.h, check_sched) on
  * hand-written streams: a valid life of a service and a RunTask; each invariant broken
  * once (over capacity, counters off, a port twice, placed twice, a placement lost, no
- * convergence, an acknowledged run unplaced, a stop not done, a scale never seen); unknown
+ * convergence, an acknowledged run unplaced while an instance has room, a stop not done, a scale never seen); unknown
  * without a final convergence or across a gap; bad shapes refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,6 +217,14 @@ static void test_sched_end(void **state)
 				 "1 invoke run {\"tasks\":[\"r1\"]}; 1 ok run;" CONVERGE(8),
 				 "run"),
 			 CHECK_INVALID);
+	/* ... but one that no instance can hold (i1's port 9000 is r1's) is not the
+	 * scheduler's failure: a scheduler does not move running tasks */
+	assert_int_equal(verdict(LIFE_START RUN_R1
+				 "3 invoke run {\"tasks\":[\"r2\"]}; 3 ok run;" REC
+				 "[" TASK(11, "r2", "PROVISIONING", "null", 128, "[9000]",
+					  "family:jrun", "RUNNING", "null") "];" CONVERGE(11),
+				 NULL),
+			 CHECK_VALID);
 	/* a failed run's task, and a task nobody ran */
 	assert_int_equal(verdict(LIFE_START
 				 "1 invoke run {\"tasks\":[\"r1\"]}; 1 fail run;" REC
