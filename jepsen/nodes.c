@@ -3,12 +3,12 @@
 #include "jepsen/nodes.h"
 
 #include "jepsen/cmd.h"
+#include "jepsen/spawn.h"
 
 #include "client/net.h"
 #include "common/err.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,36 +190,14 @@ static void nodes_env(struct nodes *s, unsigned i, char **env, char store[][NODE
 	env[n] = NULL;
 }
 
-/* Forks and execs the member: only async-signal-safe calls between fork and exec. */
+/* Starts the member (jepsen/spawn.h). */
 static int nodes_spawn(struct nodes *s, unsigned i, char **argv, char **env)
 {
 	struct nodes_node *nd = &s->node[i];
-	int logfd = open(nd->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		return nodes_fail(s, BERTH_EIO, "nodes: open %s: %s", nd->log, strerror(errno));
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nullfd < 0) {
-		close(logfd);
-		return nodes_fail(s, BERTH_EIO, "nodes: open /dev/null: %s", strerror(errno));
-	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setpgid(0, 0);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		execve(s->ip, argv, env);
-		_exit(127);
-	}
-	close(logfd);
-	close(nullfd);
-	if (pid < 0)
-		return nodes_fail(s, BERTH_EIO, "nodes: fork: %s", strerror(errno));
+	char err[512];
+	pid_t pid;
+	if (spawn_logged(s->ip, argv, env, nd->log, &pid, err, sizeof(err)) != 0)
+		return nodes_fail(s, BERTH_EIO, "nodes: %s", err);
 	nd->pid = pid;
 	nd->paused = false;
 	return 0;

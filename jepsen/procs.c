@@ -1,16 +1,15 @@
 /* jepsen/procs.c: host processes of a workload, by pid (jepsen/procs.h). */
 #include "jepsen/procs.h"
+#include "jepsen/spawn.h"
 
 #include "common/err.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,32 +89,10 @@ int procs_start(struct procs *ps, unsigned i)
 		env[n++] = tok;
 	}
 	env[n] = NULL;
-	int logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		return procs_fail(ps, BERTH_EIO, "procs: open %s: %s", p->log, strerror(errno));
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nullfd < 0) {
-		close(logfd);
-		return procs_fail(ps, BERTH_EIO, "procs: open /dev/null: %s", strerror(errno));
-	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setpgid(0, 0);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		execve(p->argv[0], p->argv, env);
-		_exit(127);
-	}
-	close(logfd);
-	close(nullfd);
-	if (pid < 0)
-		return procs_fail(ps, BERTH_EIO, "procs: fork: %s", strerror(errno));
+	char err[512];
+	pid_t pid;
+	if (spawn_logged(p->argv[0], p->argv, env, p->log, &pid, err, sizeof(err)) != 0)
+		return procs_fail(ps, BERTH_EIO, "procs: %s", err);
 	p->pid = pid;
 	p->killed = false;
 	return 0;
