@@ -273,12 +273,42 @@ static void test_worker_options(void **state)
 	}
 }
 
+/* The group counter's key is what snprintf("%s\x01%s") would write, cut the same way. */
+static void test_worker_group_key(void **state)
+{
+	(void)state;
+	static char group[MODEL_KEY_MAX + 64], iid[MODEL_KEY_MAX + 64];
+	const size_t lens[] = {0,
+			       1,
+			       7,
+			       500,
+			       MODEL_KEY_MAX - 3,
+			       MODEL_KEY_MAX - 2,
+			       MODEL_KEY_MAX - 1,
+			       MODEL_KEY_MAX,
+			       MODEL_KEY_MAX + 40};
+	for (size_t a = 0; a < sizeof(lens) / sizeof(lens[0]); a++)
+		for (size_t b = 0; b < sizeof(lens) / sizeof(lens[0]); b++) {
+			memset(group, 'g', lens[a]);
+			group[lens[a]] = '\0';
+			memset(iid, 'i', lens[b]);
+			iid[lens[b]] = '\0';
+			char want[3 * MODEL_KEY_MAX], got[MODEL_KEY_MAX];
+			memset(got, 'x', sizeof(got));
+			snprintf(want, sizeof(want), "%s\x01%s", group, iid);
+			want[MODEL_KEY_MAX - 1] = '\0'; /* where snprintf into MODEL_KEY_MAX cuts */
+			cache_group_key(got, group, iid);
+			assert_string_equal(got, want);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worker_cache_tables),
 		cmocka_unit_test(test_worker_wmap),
 		cmocka_unit_test(test_worker_options),
+		cmocka_unit_test(test_worker_group_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
