@@ -218,7 +218,7 @@ static int run_clients(struct run *r)
 		return RUN_SETUP;
 	}
 	r->wl_up = true;
-	int rc = r->wl->setup(&r->sh, b);
+	int rc = r->wl->setup != NULL ? r->wl->setup(&r->sh, b) : 0;
 	berth_close(b);
 	if (rc != 0)
 		return RUN_SETUP;

@@ -76,7 +76,8 @@ struct wl_client {
 
 struct workload {
 	const char *name;
-	/* Before the clients start (e.g. the bank's accounts). 0, or an error after printing. */
+	/* Before the clients start (e.g. the bank's accounts); NULL: nothing to set up. 0, or
+	 * an error after printing. */
 	int (*setup)(struct wl_shared *sh, struct berth *b);
 	/* One operation of client c (invoke and completion recorded). */
 	void (*op)(struct wl_client *c);

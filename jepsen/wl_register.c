@@ -15,13 +15,6 @@ static void reg_key(char *out, size_t n, uint64_t k)
 	snprintf(out, n, "j/r/%llu", (unsigned long long)k);
 }
 
-static int reg_setup(struct wl_shared *sh, struct berth *b)
-{
-	(void)sh;
-	(void)b;
-	return 0;
-}
-
 static void reg_read(struct wl_client *c, const char *key, uint64_t k)
 {
 	struct berth_result res = {0};
@@ -132,4 +125,4 @@ static json_t *reg_check(const struct history *h, const struct run_config *cfg, 
 	return check_register(h, cfg->max_states, err, errlen);
 }
 
-const struct workload wl_register = {"register", reg_setup, reg_op, reg_final, reg_check, NULL};
+const struct workload wl_register = {"register", NULL, reg_op, reg_final, reg_check, NULL};

@@ -13,13 +13,6 @@ static void ctr_key(char *out, size_t n, uint64_t k)
 	snprintf(out, n, "j/c/%llu", (unsigned long long)k);
 }
 
-static int ctr_setup(struct wl_shared *sh, struct berth *b)
-{
-	(void)sh;
-	(void)b;
-	return 0;
-}
-
 static void ctr_add(struct wl_client *c, const char *key)
 {
 	int64_t by = 1 + (int64_t)wl_rand(c, 5);
@@ -83,4 +76,4 @@ static json_t *ctr_check(const struct history *h, const struct run_config *cfg, 
 	return check_counter(h, err, errlen);
 }
 
-const struct workload wl_sessions = {"sessions", ctr_setup, ctr_op, ctr_final, ctr_check, NULL};
+const struct workload wl_sessions = {"sessions", NULL, ctr_op, ctr_final, ctr_check, NULL};

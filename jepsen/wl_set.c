@@ -8,13 +8,6 @@
 
 #define SET_PREFIX "j/s/"
 
-static int set_setup(struct wl_shared *sh, struct berth *b)
-{
-	(void)sh;
-	(void)b;
-	return 0;
-}
-
 static void set_op(struct wl_client *c)
 {
 	struct berth_result res = {0};
@@ -109,4 +102,4 @@ static json_t *set_check(const struct history *h, const struct run_config *cfg, 
 	return check_set(h, err, errlen);
 }
 
-const struct workload wl_set = {"set", set_setup, set_op, set_final, set_check, NULL};
+const struct workload wl_set = {"set", NULL, set_op, set_final, set_check, NULL};

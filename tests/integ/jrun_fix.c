@@ -14,6 +14,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+int jrun_mkdir(char *dir, size_t n, const char *tag)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, n, "%s/berth-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+void jrun_rmdir(const char *dir)
+{
+	const char *argv[] = {"/bin/rm", "-rf", dir, NULL};
+	pid_t p = child_fork("/dev/null", (char *const *)argv);
+	int st;
+	if (p > 0)
+		waitpid(p, &st, 0);
+}
 
 int jrun_run(const char *dir, const char *name, const char *store, const char *const *args,
 	     uint32_t wait_ms)

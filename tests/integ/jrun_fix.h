@@ -5,7 +5,13 @@
 #define BERTH_TESTS_INTEG_JRUN_FIX_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* The test's folder: $TMPDIR (or /tmp)/berth-TAG-XXXXXX made into dir (bytes n); 0 or -1. */
+int jrun_mkdir(char *dir, size_t n, const char *tag);
+/* Removes dir and everything in it (rm -rf, by its path). */
+void jrun_rmdir(const char *dir);
 
 /* Runs berth-jepsen run --store-bin store --out dir/name args... (args NULL-terminated,
  * at most 40), its output in dir/name.log; fails the test when it does not end within

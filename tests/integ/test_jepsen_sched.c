@@ -26,19 +26,13 @@ static char s_dir[256];
 static int sched_setup(void **state)
 {
 	(void)state;
-	const char *tmp = getenv("TMPDIR");
-	snprintf(s_dir, sizeof(s_dir), "%s/berth-jsched-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(s_dir) == NULL ? -1 : 0;
+	return jrun_mkdir(s_dir, sizeof(s_dir), "jsched");
 }
 
 static int sched_teardown(void **state)
 {
 	(void)state;
-	const char *argv[] = {"/bin/rm", "-rf", s_dir, NULL};
-	pid_t p = child_fork("/dev/null", (char *const *)argv);
-	int st;
-	if (p > 0)
-		waitpid(p, &st, 0);
+	jrun_rmdir(s_dir);
 	return 0;
 }
 
