@@ -23,7 +23,8 @@ void fsm_config_default(struct fsm_config *c)
 	c->max_sessions = 65536;
 	c->max_leases = 1024 * 1024;
 	c->map_bytes = (size_t)64 << 30;
-	c->sync = KV_SYNC_NOMETA;
+	c->sync = KV_SYNC_NONE;
+	c->boot_id_path = NULL;
 }
 
 int fsm_config_validate(const struct fsm_config *c, const char **why)
@@ -98,7 +99,7 @@ int fsm_open(struct fsm *f, const char *dir, const struct fsm_config *cfg)
 		return BERTH_EBADREQ;
 	}
 	f->cfg = *cfg;
-	if ((rv = kv_open(&f->kv, dir, cfg->map_bytes, cfg->sync)) != 0) {
+	if ((rv = kv_open(&f->kv, dir, cfg->map_bytes, cfg->sync, cfg->boot_id_path)) != 0) {
 		memcpy(f->errmsg, f->kv.errmsg, sizeof(f->errmsg));
 		return rv;
 	}
@@ -120,11 +121,14 @@ err_after_kv_open:
 	return rv;
 }
 
-void fsm_close(struct fsm *f)
+int fsm_close(struct fsm *f)
 {
 	if (f->batch != NULL)
 		fsm_batch_abort(f);
-	kv_close(&f->kv);
+	int rv = kv_close(&f->kv);
+	if (rv != 0)
+		memcpy(f->errmsg, f->kv.errmsg, sizeof(f->errmsg));
+	return rv;
 }
 
 int fsm_batch_begin(struct fsm *f)

@@ -58,14 +58,15 @@
 
 /* Limits. Every member must run with the same values: they decide results. */
 struct fsm_config {
-	size_t max_key_bytes;    /* 1 KiB; at most KV_KEY_HARD_MAX */
-	size_t max_value_bytes;  /* 1 MiB */
-	uint32_t max_txn_ops;    /* 128: compares, success ops, failure ops, each */
-	size_t max_result_bytes; /* 3 MiB: a range cut here answers more = true */
-	uint32_t max_sessions;   /* 65,536 open sessions */
-	uint32_t max_leases;     /* 1,048,576 live leases */
-	size_t map_bytes;        /* LMDB map size: 64 GiB (address space only) */
-	enum kv_sync sync;       /* KV_SYNC_NOMETA */
+	size_t max_key_bytes;     /* 1 KiB; at most KV_KEY_HARD_MAX */
+	size_t max_value_bytes;   /* 1 MiB */
+	uint32_t max_txn_ops;     /* 128: compares, success ops, failure ops, each */
+	size_t max_result_bytes;  /* 3 MiB: a range cut here answers more = true */
+	uint32_t max_sessions;    /* 65,536 open sessions */
+	uint32_t max_leases;      /* 1,048,576 live leases */
+	size_t map_bytes;         /* LMDB map size: 64 GiB (address space only) */
+	enum kv_sync sync;        /* KV_SYNC_NONE: the raft log is the durable record */
+	const char *boot_id_path; /* NULL: the kernel's (store/kvmark.h; tests fake one) */
 };
 
 #define FSM_LEASE_MAX_TTL_S 9000000000LL /* etcd's bound */
@@ -103,7 +104,8 @@ int fsm_config_validate(const struct fsm_config *c, const char **why);
 /* Opens the database in directory dir (created if missing). Nothing to close on failure;
  * errmsg says why. BERTH_EBUSY: another process holds the directory. */
 int fsm_open(struct fsm *f, const char *dir, const struct fsm_config *cfg);
-void fsm_close(struct fsm *f);
+/* Returns 0, or an error (errmsg) when the final flush failed: see kv_close. */
+int fsm_close(struct fsm *f);
 
 int fsm_batch_begin(struct fsm *f);
 /* Applies the log entry at `index` (buf: one encoded command, maybe zero-padded) and

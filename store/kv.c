@@ -2,6 +2,7 @@
 #include "store/kv.h"
 
 #include "common/err.h"
+#include "store/kvmark.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,8 @@ static int kv_hist_cmp(const MDB_val *a, const MDB_val *b)
 		      a->mv_size - an < b->mv_size - bn ? a->mv_size - an : b->mv_size - bn);
 }
 
-int kv_open(struct kv *kv, const char *dir, size_t map_bytes, enum kv_sync sync)
+int kv_open(struct kv *kv, const char *dir, size_t map_bytes, enum kv_sync sync,
+	    const char *boot_id_path)
 {
 	MDB_txn *txn;
 	char lock[4096];
@@ -98,10 +100,22 @@ int kv_open(struct kv *kv, const char *dir, size_t map_bytes, enum kv_sync sync)
 		close(fd);
 		return BERTH_EBUSY;
 	}
+	snprintf(kv->dir, sizeof(kv->dir), "%s", dir);
+	/* A restored base the raft log lacks is kept with synced commits (kvmark.h). */
+	if (sync == KV_SYNC_NONE && kvmark_base_present(dir)) {
+		sync = KV_SYNC_NOMETA;
+		kv->base = true;
+	}
+	kv->sync = sync;
 	if (sync == KV_SYNC_NOMETA)
 		flags |= MDB_NOMETASYNC;
 	else if (sync == KV_SYNC_NONE)
 		flags |= MDB_NOSYNC;
+	if (sync == KV_SYNC_NONE &&
+	    kvmark_open(dir, boot_id_path, &kv->discarded, kv->errmsg, sizeof(kv->errmsg)) != 0) {
+		close(fd);
+		return BERTH_EIO;
+	}
 	if ((rc = mdb_env_create(&kv->env)) != 0)
 		goto err_before_env;
 	if ((rc = mdb_env_set_maxdbs(kv->env, 16)) != 0 ||
@@ -140,15 +154,21 @@ err_before_env:
 	}
 }
 
-void kv_close(struct kv *kv)
+int kv_close(struct kv *kv)
 {
 	if (kv->env == NULL)
-		return;
+		return 0;
 	int fd = (int)(intptr_t)mdb_env_get_userctx(kv->env) - 1;
+	int rc = kv->sync == KV_SYNC_NONE ? mdb_env_sync(kv->env, 1) : 0;
+	int rv = rc != 0 ? kv_err(kv, rc, "final sync") : 0;
 	mdb_env_close(kv->env);
 	kv->env = NULL;
+	/* The marker goes only once the flushed database is closed, and before the lock. */
+	if (rv == 0 && kv->sync == KV_SYNC_NONE)
+		rv = kvmark_close(kv->dir, kv->errmsg, sizeof(kv->errmsg));
 	if (fd >= 0)
 		close(fd);
+	return rv;
 }
 
 size_t kv_rec_size(const struct kv_rec *r)

@@ -43,7 +43,7 @@
 enum kv_sync {
 	KV_SYNC_FULL = 0, /* fsync data and meta page at every commit */
 	KV_SYNC_NOMETA,   /* MDB_NOMETASYNC: the last commit may roll back after an OS crash */
-	KV_SYNC_NONE      /* MDB_NOSYNC: only for tests and benchmarks */
+	KV_SYNC_NONE      /* MDB_NOSYNC, with the unsynced marker (store/kvmark.h) */
 };
 
 enum kv_rec_kind { KV_PUT = 1, KV_DEL = 2 };
@@ -62,14 +62,24 @@ struct kv {
 	MDB_env *env;
 	MDB_dbi meta, keys, hist, revs, leases, lkeys, sess, sessdl;
 	uint64_t hash_mask; /* tests narrow it to force bucket collisions */
+	enum kv_sync sync;
+	bool discarded; /* KV_SYNC_NONE: kv_open removed a database a machine crash may have torn */
+	bool base;      /* DIR/base was there: opened with KV_SYNC_NOMETA instead of NONE */
+	char dir[4096];
 	char errmsg[256];
 };
 
 /* Opens (creating if needed) the database in directory `dir`. map_bytes is the LMDB map
- * size (address space; the file grows as needed). On failure nothing is left open and
- * errmsg says why. Returns 0, BERTH_EIO or BERTH_EBUSY (another process holds it). */
-int kv_open(struct kv *kv, const char *dir, size_t map_bytes, enum kv_sync sync);
-void kv_close(struct kv *kv);
+ * size (address space; the file grows as needed). With KV_SYNC_NONE the unsynced marker's
+ * rule applies first (store/kvmark.h; boot_id_path NULL: the kernel's), and kv->discarded
+ * tells whether it removed the database. On failure nothing is left open and errmsg says
+ * why. Returns 0, BERTH_EIO or BERTH_EBUSY (another process holds it). */
+int kv_open(struct kv *kv, const char *dir, size_t map_bytes, enum kv_sync sync,
+	    const char *boot_id_path);
+/* With KV_SYNC_NONE, flushes the database before closing it and then removes the marker;
+ * a failure there leaves the marker (logged by the caller through errmsg: returns 0 or
+ * BERTH_EIO). */
+int kv_close(struct kv *kv);
 
 /* Maps an LMDB return code to a BERTH_E* code and records context in kv->errmsg. */
 int kv_err(struct kv *kv, int mdb_rc, const char *what);

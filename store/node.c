@@ -1,6 +1,8 @@
 /* store/node.c: one member: state machine, raft on raft_uv, the server, one loop. */
 #include "store/node.h"
 
+#include "store/kvmark.h"
+
 #include "common/err.h"
 #include "common/log.h"
 
@@ -74,6 +76,15 @@ static void node_check(uv_check_t *check)
 	ttl_tick(n);
 	compactor_tick(n);
 	member_tick(n);
+	if (n->fsm.kv.base && n->rfsm.snapshot_on_disk) {
+		char err[256];
+		if (kvmark_base_clear(n->state_dir, err, sizeof(err)) != 0)
+			log_warn("%s", err);
+		else
+			log_info("a raft snapshot now holds the restored state: the next start "
+				 "runs the state database without sync (docs/store.md)");
+		n->fsm.kv.base = false;
+	}
 	rfsm_drop_upto(&n->rfsm, n->applied_seen);
 	n->applied_seen = raft_last_applied(&n->raft);
 	/* Work that raft's own handles may have added after this hook ran keeps the loop
@@ -95,7 +106,9 @@ static void node_raft_closed(struct raft *r)
 	if (rfsm_flush(&n->rfsm) != 0)
 		log_error("final commit: %s", n->rfsm.errmsg);
 	rfsm_close(&n->rfsm);
-	fsm_close(&n->fsm);
+	if (fsm_close(&n->fsm) != 0)
+		log_error("%s: the next start after a machine restart rebuilds the state",
+			  n->fsm.errmsg);
 	ttl_close(&n->ttl);
 	uv_close((uv_handle_t *)&n->check, NULL);
 	uv_close((uv_handle_t *)&n->kick, NULL);
@@ -202,6 +215,14 @@ int node_start(struct node *n, uv_loop_t *loop, const struct config *cfg)
 		log_error("%s", n->fsm.errmsg);
 		return rv;
 	}
+	if (n->fsm.kv.discarded)
+		log_warn("%s: the machine restarted while the state database was open without "
+			 "sync: discarded; rebuilding it from the raft snapshot and log",
+			 n->state_dir);
+	else if (n->fsm.kv.base)
+		log_info("%s holds a restored backup the raft log lacks: synced commits until "
+			 "a raft snapshot holds it",
+			 n->state_dir);
 	rfsm_init(&n->rfsm, &n->fsm, (unsigned)cfg->max_batch);
 	member_init(n);
 

@@ -2,6 +2,7 @@
 #include "store/restore.h"
 
 #include "common/err.h"
+#include "store/kvmark.h"
 #include "store/rfsm.h"
 
 #include <dirent.h>
@@ -153,7 +154,13 @@ static int restore_write(const struct config *cfg, struct restore_file *rf, cons
 	if ((rv = fsm_restore(&f, restore_read, rf)) != 0 || (rv = fsm_reset_log(&f)) != 0)
 		snprintf(err, errlen, "restore into %s: %s: %s", state, err_name(rv),
 			 f.errmsg[0] ? f.errmsg : f.kv.errmsg);
-	fsm_close(&f);
+	if (fsm_close(&f) != 0 && rv == 0) {
+		snprintf(err, errlen, "%s", f.errmsg);
+		rv = BERTH_EIO;
+	}
+	/* The raft log will not hold this state: keep it synced until a snapshot does. */
+	if (rv == 0)
+		rv = kvmark_base_set(state, err, errlen);
 	if (rv != 0)
 		return rv;
 	return restore_bootstrap(cfg, raft_dir, err, errlen);

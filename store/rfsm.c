@@ -124,7 +124,8 @@ static int rfsm_snapshot(struct raft_fsm *raft, struct raft_buffer *bufs[], unsi
 static int rfsm_snapshot_finalize(struct raft_fsm *raft, struct raft_buffer *bufs[],
 				  unsigned *n_bufs)
 {
-	(void)raft;
+	/* libraft 0.22.1 finalizes once the snapshot is written (or when it closes). */
+	((struct rfsm *)raft->data)->snapshot_on_disk = true;
 	for (unsigned i = 0; i < *n_bufs; i++)
 		raft_free((*bufs)[i].base);
 	raft_free(*bufs);
@@ -153,6 +154,7 @@ static int rfsm_restore(struct raft_fsm *raft, struct raft_buffer *buf)
 		return RAFT_IOERR;
 	}
 	s->restores++;
+	s->snapshot_on_disk = true; /* libraft persisted it before restoring it */
 	raft_free(buf->base);
 	return 0;
 }

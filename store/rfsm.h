@@ -48,6 +48,7 @@ struct rfsm {
 	struct mp_buf out;
 	int fatal; /* 0 or the first fatal BERTH_E* code */
 	uint64_t restores, restores_skipped;
+	bool snapshot_on_disk; /* a snapshot was taken (finalized) or installed since start */
 	char errmsg[256];
 };
 

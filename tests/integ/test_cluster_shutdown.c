@@ -1,6 +1,9 @@
 /* tests/integ/test_cluster_shutdown.c: SIGTERM to every member: each exits with status 0
- * within 10 s; restarted on the same data directories, the cluster elects a leader and
- * serves everything written before. */
+ * within 10 s, its state database flushed and its unsynced marker removed; restarted on
+ * the same data directories, the cluster elects a leader and serves everything written
+ * before. And a member killed while the machine "restarts" (its marker names another
+ * boot): it discards its state database and rebuilds it from its raft snapshot and log
+ * (store/kvmark.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,12 +12,36 @@
 
 #include "tests/integ/integ.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define SD_KEYS 50
 #define SD_EXIT_MS 10000
+#define SD_REBUILD_KEYS 300
+
+static bool sd_exists(const struct cluster *c, unsigned i, const char *name)
+{
+	char path[CLUSTER_PATH_BYTES + 64];
+	snprintf(path, sizeof(path), "%s/state/%s", c->m[i].dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* The member's log holds `what`. */
+static bool sd_log_has(const struct cluster *c, unsigned i, const char *what)
+{
+	static char buf[1 << 20];
+	int fd = open(c->m[i].log, O_RDONLY);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, what) != NULL;
+}
 
 static void test_cluster_shutdown_sigterm_and_restart(void **state)
 {
@@ -52,6 +79,11 @@ static void test_cluster_shutdown_sigterm_and_restart(void **state)
 	}
 	printf("shutdown: all three members exited with status 0 within %llu ms of SIGTERM\n",
 	       (unsigned long long)(cluster_now_ms() - t0));
+	/* A clean close flushed the database and removed the marker. */
+	for (unsigned i = 0; i < 3; i++) {
+		assert_true(sd_exists(c, i, "data.mdb"));
+		assert_false(sd_exists(c, i, "unsynced"));
+	}
 
 	/* Back on the same data. */
 	for (unsigned i = 0; i < 3; i++)
@@ -73,11 +105,71 @@ static void test_cluster_shutdown_sigterm_and_restart(void **state)
 	integ_finish(f);
 }
 
+static void test_cluster_shutdown_machine_restart(void **state)
+{
+	struct integ *f = *state;
+	struct cluster *c = &f->c;
+	/* Small snapshots: the rebuild goes through a raft snapshot and the log after it. */
+	const char *const extra[] = {"--snapshot-threshold", "64", "--snapshot-trailing", "16",
+				     NULL};
+	unsigned leader;
+	char key[32], val[32];
+	integ_start(f, 3, extra, &leader);
+	struct berth *b = cluster_client(c, leader, 5000);
+	assert_non_null(b);
+	for (unsigned i = 0; i < SD_REBUILD_KEYS; i++) {
+		snprintf(key, sizeof(key), "mr/%03u", i);
+		snprintf(val, sizeof(val), "v%u", i);
+		integ_put(b, key, val);
+	}
+	unsigned v = (leader + 1) % 3;
+	assert_int_equal(cluster_wait_value(c, v, "mr/299", "v299", 5000), 0);
+	assert_true(cluster_snapshot_files(c, v) > 0);
+	/* Running: the marker is there. The process dies, and the marker now names a boot
+	 * that is not this one: as if the machine had crashed and restarted. */
+	assert_true(sd_exists(c, v, "unsynced"));
+	cluster_kill(c, v);
+	char path[CLUSTER_PATH_BYTES + 64];
+	snprintf(path, sizeof(path), "%s/state/unsynced", c->m[v].dir);
+	FILE *m = fopen(path, "w");
+	assert_non_null(m);
+	fputs("00000000-0000-4000-8000-000000000000\n", m);
+	assert_int_equal(fclose(m), 0);
+	/* Writes go on while it is down. */
+	integ_put(b, "mr/while-down", "yes");
+	assert_int_equal(cluster_restart(c, v), 0);
+	assert_true(sd_log_has(c, v, "discarded; rebuilding it from the raft snapshot and log"));
+	for (unsigned i = 0; i < SD_REBUILD_KEYS; i += 37) {
+		snprintf(key, sizeof(key), "mr/%03u", i);
+		snprintf(val, sizeof(val), "v%u", i);
+		assert_int_equal(cluster_wait_value(c, v, key, val, 10000), 0);
+	}
+	assert_int_equal(cluster_wait_value(c, v, "mr/299", "v299", 10000), 0);
+	assert_int_equal(cluster_wait_value(c, v, "mr/while-down", "yes", 10000), 0);
+	/* The rebuilt member's revision is the cluster's. */
+	integ_put(b, "mr/after", "1");
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(cluster_wait_value(c, i, "mr/after", "1", 10000), 0);
+	struct cluster_status a, r;
+	assert_int_equal(cluster_status(c, leader, &a), 0);
+	assert_int_equal(cluster_status(c, v, &r), 0);
+	assert_int_equal(a.rev, r.rev);
+	/* A marker from this boot (the process died, the machine did not) keeps the data. */
+	cluster_kill(c, v);
+	assert_true(sd_exists(c, v, "unsynced"));
+	assert_int_equal(cluster_restart(c, v), 0);
+	assert_int_equal(cluster_wait_value(c, v, "mr/after", "1", 10000), 0);
+	berth_close(b);
+	integ_finish(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cluster_shutdown_sigterm_and_restart,
 						integ_setup, integ_teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_shutdown_machine_restart, integ_setup,
+						integ_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
