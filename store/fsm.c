@@ -2,6 +2,7 @@
 #include "store/fsm.h"
 
 #include "common/err.h"
+#include "common/mbatch.h"
 #include "common/reply.h"
 #include "store/addrbook.h"
 #include "store/compact.h"
@@ -221,15 +222,12 @@ static int fsm_dispatch(struct fsm *f, const struct msg_cmd *c, struct mp_buf *o
 	}
 }
 
-int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out)
+/* One command of the entry at f->index; the applied index is the caller's business. */
+static int fsm_apply_cmd(struct fsm *f, const uint8_t *buf, size_t n, struct mp_buf *out)
 {
 	struct msg_cmd c;
 	int rv;
 
-	assert(f->batch != NULL);
-	if (index <= f->m.applied)
-		return 0;
-	f->index = index;
 	f->rev_next = f->m.rev + 1;
 	f->sub = 0;
 	f->changed = false;
@@ -242,8 +240,7 @@ int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struc
 	if (rv != 0) {
 		/* The leader proposes only what it decoded, so this is a bug or corruption
 		 * upstream; the answer is still deterministic: an error result. */
-		rv = fsm_error_reply(f, BERTH_EBADREQ, out);
-		goto done;
+		return fsm_error_reply(f, BERTH_EBADREQ, out);
 	}
 	if (c.time_ms > f->m.clock_ms)
 		f->m.clock_ms = c.time_ms;
@@ -254,11 +251,11 @@ int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struc
 		rv = session_check(f, c.session, c.seq, out);
 		if (rv == BERTH_EEXISTS) {
 			rv = 0; /* a retry: the first reply has been appended */
-			goto out_applied;
+			goto out;
 		}
 		if (rv != 0 && !mvcc_fatal(rv)) {
 			rv = fsm_error_reply(f, rv, out);
-			goto out_applied;
+			goto out;
 		}
 		if (rv != 0)
 			goto out;
@@ -270,15 +267,55 @@ int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struc
 		goto out;
 	if (f->changed)
 		f->m.rev = f->rev_next;
-out_applied:
-	msg_cmd_free(&c);
-done:
-	if (rv == 0)
-		f->m.applied = index;
-	return rv;
 out:
 	msg_cmd_free(&c);
 	return rv;
+}
+
+int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out)
+{
+	assert(f->batch != NULL);
+	if (index <= f->m.applied)
+		return 0;
+	f->index = index;
+	int rv = fsm_apply_cmd(f, buf, n, out);
+	if (rv == 0)
+		f->m.applied = index;
+	return rv;
+}
+
+int fsm_apply_entry(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out,
+		    size_t ends[MBATCH_MAX], unsigned *nends)
+{
+	struct mbatch_iter it;
+	struct bytes cmd;
+	int rv;
+
+	assert(f->batch != NULL);
+	*nends = 0;
+	if (index <= f->m.applied)
+		return 0;
+	if (!mbatch_is(buf, n)) {
+		if ((rv = fsm_apply(f, index, buf, n, out)) == 0)
+			ends[(*nends)++] = out->len;
+		return rv;
+	}
+	f->index = index;
+	int bad = mbatch_open(buf, n, &it);
+	while (bad == 0 && (bad = mbatch_next(&it, &cmd)) == 0) {
+		if ((rv = fsm_apply_cmd(f, cmd.p, cmd.n, out)) != 0)
+			return rv; /* fatal: the caller aborts the LMDB batch */
+		ends[(*nends)++] = out->len;
+	}
+	if (bad != 1) {
+		/* Damaged framing (never from a leader): the elements before the damage stand,
+		 * the rest is one deterministic error result. At most count - 1 came first. */
+		if ((rv = fsm_error_reply(f, BERTH_EBADREQ, out)) != 0)
+			return rv;
+		ends[(*nends)++] = out->len;
+	}
+	f->m.applied = index;
+	return 0;
 }
 
 int fsm_apply_one(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out)

@@ -49,6 +49,7 @@
 #define BERTH_STORE_FSM_H
 
 #include "common/msg.h"
+#include "common/mbatch.h"
 #include "store/kv.h"
 
 #include <stdbool.h>
@@ -115,6 +116,13 @@ int fsm_apply(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struc
 int fsm_batch_commit(struct fsm *f);
 void fsm_batch_abort(struct fsm *f);
 /* begin + apply + commit, aborting on failure. */
+/* The same for an entry that may be a batch (common/mbatch.h): every command applied in
+ * order, each with its own revision and reply, all under the one index. ends[i] is
+ * out->len after the i-th reply; *nends is how many (1 for a single command; 0 when the
+ * entry was skipped as already applied). A malformed batch answers one error result
+ * after the replies of the elements before the damage. */
+int fsm_apply_entry(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out,
+		    size_t ends[MBATCH_MAX], unsigned *nends);
 int fsm_apply_one(struct fsm *f, uint64_t index, const uint8_t *buf, size_t n, struct mp_buf *out);
 
 /* Answers a transaction without writes (gets and ranges, compares allowed) from the last

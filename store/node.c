@@ -87,6 +87,7 @@ static void node_check(uv_check_t *check)
 	}
 	rfsm_drop_upto(&n->rfsm, n->applied_seen);
 	n->applied_seen = raft_last_applied(&n->raft);
+	server_flush_output(n);
 	/* Work that raft's own handles may have added after this hook ran keeps the loop
 	 * turning; otherwise let it sleep until the next event. */
 	if (n->fsm.batch != NULL || n->srv.commit_wait != NULL || n->srv.reads_next != NULL ||
@@ -117,6 +118,10 @@ static void node_raft_closed(struct raft *r)
 	signal(SIGINT, SIG_IGN);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
 	uv_close((uv_handle_t *)&n->sigint, NULL);
+	if (n->srv.batches > 0)
+		log_info("as leader: %llu writes proposed in %llu batch entries (%.1f per entry)",
+			 (unsigned long long)n->srv.batched, (unsigned long long)n->srv.batches,
+			 (double)n->srv.batched / (double)n->srv.batches);
 	log_info("stopped");
 }
 

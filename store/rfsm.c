@@ -32,7 +32,7 @@ int rfsm_flush(struct rfsm *s)
 	return 0;
 }
 
-static int rfsm_keep(struct rfsm *s, uint64_t index)
+static int rfsm_keep(struct rfsm *s, uint64_t index, unsigned nends)
 {
 	if (s->nreplies == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
@@ -43,11 +43,18 @@ static int rfsm_keep(struct rfsm *s, uint64_t index)
 		s->cap = cap;
 	}
 	uint8_t *bytes = malloc(s->out.len ? s->out.len : 1);
-	if (bytes == NULL)
+	size_t *ends = nends > 1 ? malloc(nends * sizeof(*ends)) : NULL;
+	if (bytes == NULL || (nends > 1 && ends == NULL)) {
+		free(bytes);
+		free(ends);
 		return BERTH_ENOMEM;
+	}
 	if (s->out.len != 0) /* a skipped entry appends nothing: data may be NULL */
 		memcpy(bytes, s->out.data, s->out.len);
-	s->replies[s->nreplies++] = (struct rfsm_reply){index, s->committed, bytes, s->out.len};
+	if (ends != NULL)
+		memcpy(ends, s->ends, nends * sizeof(*ends));
+	s->replies[s->nreplies++] =
+		(struct rfsm_reply){index, s->committed, bytes, s->out.len, nends, ends};
 	return 0;
 }
 
@@ -55,6 +62,7 @@ static int rfsm_apply(struct raft_fsm *raft, const struct raft_buffer *buf, void
 {
 	struct rfsm *s = raft->data;
 	uint64_t index = raft_last_applied(s->r) + 1;
+	unsigned nends;
 	int rv;
 
 	*result = NULL;
@@ -65,9 +73,9 @@ static int rfsm_apply(struct raft_fsm *raft, const struct raft_buffer *buf, void
 		return RAFT_IOERR;
 	}
 	mp_buf_reset(&s->out);
-	rv = fsm_apply(s->fsm, index, buf->base, buf->len, &s->out);
+	rv = fsm_apply_entry(s->fsm, index, buf->base, buf->len, &s->out, s->ends, &nends);
 	if (rv == 0)
-		rv = rfsm_keep(s, index);
+		rv = rfsm_keep(s, index, nends);
 	if (rv != 0) {
 		fsm_batch_abort(s->fsm);
 		rfsm_set_fatal(s, rv, "apply");
@@ -204,10 +212,18 @@ int rfsm_take(struct rfsm *s, uint64_t index, struct rfsm_reply *out)
 	return BERTH_ENOTFOUND;
 }
 
+void rfsm_reply_free(struct rfsm_reply *r)
+{
+	free(r->bytes);
+	free(r->ends);
+	r->bytes = NULL;
+	r->ends = NULL;
+}
+
 void rfsm_drop(struct rfsm *s)
 {
 	for (size_t i = 0; i < s->nreplies; i++)
-		free(s->replies[i].bytes);
+		rfsm_reply_free(&s->replies[i]);
 	s->nreplies = 0;
 }
 
@@ -216,7 +232,7 @@ void rfsm_drop_upto(struct rfsm *s, uint64_t index)
 	size_t j = 0;
 	for (size_t i = 0; i < s->nreplies; i++) {
 		if (s->replies[i].index <= index)
-			free(s->replies[i].bytes);
+			rfsm_reply_free(&s->replies[i]);
 		else
 			s->replies[j++] = s->replies[i];
 	}

@@ -1,7 +1,8 @@
 /* store/rfsm.h: the state machine as libraft sees it (struct raft_fsm), with batching.
  *
  * libraft calls apply once per committed command entry. The adapter applies it into an
- * open LMDB batch (store/fsm.h) and keeps its reply, keyed by the entry's index, until
+ * open LMDB batch (store/fsm.h) and keeps its reply (a batch entry's replies: one per
+ * command, common/mbatch.h), keyed by the entry's index, until
  * the server takes it (rfsm_take) or drops what nobody asked for (rfsm_drop). The batch
  * is committed when it holds max_batch entries, or when the server calls rfsm_flush,
  * once per loop iteration. Every reply carries the number of the batch it is in: a reply
@@ -34,6 +35,10 @@ struct rfsm_reply {
 	uint64_t batch; /* released once rfsm_committed() > batch */
 	uint8_t *bytes; /* owned */
 	size_t len;
+	/* A batch entry's replies, one after the other in bytes: reply i ends at ends[i]
+	 * (owned; NULL when the entry held one command or was skipped: nends <= 1). */
+	unsigned nends;
+	size_t *ends;
 };
 
 struct rfsm {
@@ -46,7 +51,8 @@ struct rfsm {
 	struct rfsm_reply *replies;
 	size_t nreplies, cap;
 	struct mp_buf out;
-	int fatal; /* 0 or the first fatal BERTH_E* code */
+	size_t ends[MBATCH_MAX]; /* scratch for fsm_apply_entry */
+	int fatal;               /* 0 or the first fatal BERTH_E* code */
 	uint64_t restores, restores_skipped;
 	bool snapshot_on_disk; /* a snapshot was taken (finalized) or installed since start */
 	char errmsg[256];
@@ -63,9 +69,10 @@ void rfsm_attach(struct rfsm *s, struct raft *r);
 int rfsm_flush(struct rfsm *s);
 /* Number of batches committed: a reply of batch b is releasable when this is > b. */
 uint64_t rfsm_committed(const struct rfsm *s);
-/* Takes the reply of the entry at index (ownership of *bytes moves to the caller, free()).
- * 0, or BERTH_ENOTFOUND when no such reply is kept. */
+/* Takes the reply of the entry at index (ownership of bytes and ends moves to the caller:
+ * rfsm_reply_free). 0, or BERTH_ENOTFOUND when no such reply is kept. */
 int rfsm_take(struct rfsm *s, uint64_t index, struct rfsm_reply *out);
+void rfsm_reply_free(struct rfsm_reply *r);
 /* Frees every reply nobody took (followers' entries, entries of earlier leaders). */
 void rfsm_drop(struct rfsm *s);
 /* Frees the replies of entries at or below index. raft_uv fires apply callbacks from its

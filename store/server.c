@@ -6,6 +6,7 @@
 #include "common/reply.h"
 #include "common/wire.h"
 #include "store/node.h"
+#include "store/propose.h"
 #include "store/snapsend.h"
 
 #include <stdlib.h>
@@ -15,6 +16,10 @@
 #define SERVER_READ_BYTES (16 * 1024)
 /* A client that does not read its responses is cut off once this much waits to be sent. */
 #define SERVER_MAX_UNSENT_BYTES ((size_t)64 << 20)
+/* Responses to one connection are gathered during a loop iteration and written together
+ * at its end (server_flush_output); a connection's gathered bytes go out at once past
+ * this many. */
+#define SERVER_GATHER_BYTES (64 * 1024)
 
 struct conn {
 	uv_tcp_t tcp;
@@ -25,6 +30,10 @@ struct conn {
 	struct pending *reqs; /* requests in flight for this connection */
 	struct watcher *watchers;
 	struct conn *next, **prevp;
+	uint8_t *gather; /* frames gathered this iteration, not yet handed to libuv (owned) */
+	size_t glen, gcap;
+	struct conn *gnext; /* in the server's list of connections with gathered frames */
+	bool gathered;      /* ... is in that list */
 	char peer[64];
 	char rbuf[SERVER_READ_BYTES];
 };
@@ -53,8 +62,8 @@ static void server_write_cb(uv_write_t *req, int status)
 		watch_wake(c->node);
 }
 
-int server_conn_write(struct conn *c, uint8_t *data, size_t len,
-		      void (*done)(void *arg, int status), void *arg)
+static int server_conn_write_now(struct conn *c, uint8_t *data, size_t len,
+				 void (*done)(void *arg, int status), void *arg)
 {
 	struct server_write *w = c->closing ? NULL : malloc(sizeof(*w));
 	if (w == NULL) {
@@ -72,16 +81,73 @@ int server_conn_write(struct conn *c, uint8_t *data, size_t len,
 	return 0;
 }
 
-/* Frames b (4 reserved bytes, then the payload) and writes it. Takes b's memory. */
+/* Hands the gathered frames to libuv (one write). A failure closes the connection. */
+static void server_conn_flush(struct conn *c)
+{
+	if (c->glen == 0)
+		return;
+	uint8_t *data = c->gather;
+	size_t len = c->glen;
+	c->gather = NULL;
+	c->glen = c->gcap = 0;
+	if (server_conn_write_now(c, data, len, NULL, NULL) != 0 && !c->closing) {
+		log_error("%s: responses could not be sent: closing", c->peer);
+		server_conn_close(c);
+	}
+}
+
+void server_flush_output(struct node *n)
+{
+	struct conn *c;
+	while ((c = n->srv.gathered) != NULL) {
+		n->srv.gathered = c->gnext;
+		c->gathered = false;
+		server_conn_flush(c);
+	}
+}
+
+int server_conn_write(struct conn *c, uint8_t *data, size_t len,
+		      void (*done)(void *arg, int status), void *arg)
+{
+	server_conn_flush(c); /* frames keep their order on the connection */
+	return server_conn_write_now(c, data, len, done, arg);
+}
+
+/* Frames b (4 reserved bytes, then the payload) and gathers it. Takes b's memory. */
 static int server_write_frame(struct conn *c, struct mp_buf *b)
 {
-	size_t len;
 	if (mp_buf_error(b) != 0 || frame_encode_header(b->len - 4, FRAME_MAX_DEFAULT, b->data)) {
 		mp_buf_close(b);
 		return BERTH_ETOOLARGE;
 	}
-	uint8_t *data = mp_buf_take(b, &len);
-	return server_conn_write(c, data, len, NULL, NULL);
+	if (c->closing) {
+		mp_buf_close(b);
+		return BERTH_ECLOSED;
+	}
+	if (c->glen + b->len > c->gcap) {
+		size_t cap = c->gcap ? c->gcap : 4096;
+		while (cap < c->glen + b->len)
+			cap *= 2;
+		uint8_t *g = realloc(c->gather, cap);
+		if (g == NULL) {
+			mp_buf_close(b);
+			return BERTH_ENOMEM;
+		}
+		c->gather = g;
+		c->gcap = cap;
+	}
+	memcpy(c->gather + c->glen, b->data, b->len);
+	c->glen += b->len;
+	mp_buf_close(b);
+	if (c->glen >= SERVER_GATHER_BYTES) {
+		server_conn_flush(c);
+	} else if (!c->gathered) {
+		c->gathered = true;
+		c->gnext = c->node->srv.gathered;
+		c->node->srv.gathered = c;
+		node_kick(c->node); /* the iteration's end flushes it: do not sleep before */
+	}
+	return 0;
 }
 
 struct watcher **server_conn_watchers(struct conn *c)
@@ -91,7 +157,7 @@ struct watcher **server_conn_watchers(struct conn *c)
 
 size_t server_conn_unsent(struct conn *c)
 {
-	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + c->glen;
 }
 
 void server_conn_push(struct conn *c, struct mp_buf *b)
@@ -119,9 +185,9 @@ static void server_send(struct conn *c, uint64_t id, int err, const uint8_t *rep
 
 	if (c->closing)
 		return;
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > SERVER_MAX_UNSENT_BYTES) {
+	if (server_conn_unsent(c) > SERVER_MAX_UNSENT_BYTES) {
 		log_warn("%s: does not read its responses (%zu bytes unsent): closing", c->peer,
-			 uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
+			 server_conn_unsent(c));
 		server_conn_close(c);
 		return;
 	}
@@ -158,6 +224,14 @@ static void server_conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
+	if (c->glen > 0) {
+		/* What was answered goes out first (an error, then the close). */
+		uint8_t *data = c->gather;
+		size_t len = c->glen;
+		c->gather = NULL;
+		c->glen = c->gcap = 0;
+		(void)server_conn_write_now(c, data, len, NULL, NULL);
+	}
 	c->closing = true;
 	snapsend_conn_gone(c->node, c);
 	/* Pending requests outlive the connection: raft still holds them. */
@@ -169,6 +243,16 @@ static void server_conn_close(struct conn *c)
 	if (c->next != NULL)
 		c->next->prevp = c->prevp;
 	c->node->srv.nconns--;
+	if (c->gathered) {
+		struct conn **pp = &c->node->srv.gathered;
+		while (*pp != c)
+			pp = &(*pp)->gnext;
+		*pp = c->gnext;
+		c->gathered = false;
+	}
+	free(c->gather);
+	c->gather = NULL;
+	c->glen = c->gcap = 0;
 	uv_close((uv_handle_t *)&c->tcp, server_conn_closed);
 }
 
@@ -193,7 +277,7 @@ static struct pending *server_pending_new(struct conn *c, uint64_t id)
 	return p;
 }
 
-static void server_pending_free(struct pending *p)
+void server_pending_free(struct pending *p)
 {
 	if (p->conn != NULL) {
 		*p->cprevp = p->cnext;
@@ -207,7 +291,7 @@ static void server_pending_free(struct pending *p)
 }
 
 /* Answers a pending request (if its connection is still there) and frees it. */
-static void server_finish(struct pending *p, int err)
+void server_finish(struct pending *p, int err)
 {
 	if (p->done != NULL)
 		p->done(p->node);
@@ -221,71 +305,6 @@ void server_answer(struct pending *p, int err, const struct wire_status *st)
 	if (p->conn != NULL)
 		server_send(p->conn, p->id, err, NULL, 0, err ? NULL : st);
 	server_pending_free(p);
-}
-
-static void server_apply_cb(struct raft_apply *req, int status, void *result)
-{
-	struct pending *p = req->data;
-	struct node *n = p->node;
-	struct rfsm_reply rep;
-	(void)result;
-	n->srv.inflight--;
-	if (status != 0) {
-		/* RAFT_LEADERSHIPLOST and the like: the entry may still commit. */
-		server_finish(p, BERTH_EUNAVAILABLE);
-		return;
-	}
-	if (rfsm_take(&n->rfsm, req->index, &rep) != 0) {
-		log_error("no reply kept for applied entry %llu", (unsigned long long)req->index);
-		server_finish(p, BERTH_EINTERNAL);
-		return;
-	}
-	p->reply = rep.bytes;
-	p->reply_len = rep.len;
-	p->batch = rep.batch;
-	p->next = n->srv.commit_wait;
-	n->srv.commit_wait = p;
-	node_kick(n); /* the hook may have run already in this iteration */
-}
-
-/* Proposes a command for a pending request. On failure the request is answered. */
-static void server_propose(struct node *n, struct pending *p, const struct msg_cmd *cmd)
-{
-	static const uint8_t zero[8];
-	struct mp_buf b;
-	if (!node_is_leader(n)) {
-		server_finish(p, BERTH_ENOTLEADER);
-		return;
-	}
-	if (n->srv.inflight >= n->cfg.max_pending) {
-		server_finish(p, BERTH_EBUSY);
-		return;
-	}
-	mp_buf_init(&b);
-	msg_cmd_encode(&b, cmd);
-	/* raft_uv refuses entries whose length is not a multiple of 8 (RAFT-NOTES.md). */
-	mp_buf_append(&b, zero, (8 - b.len % 8) % 8);
-	struct raft_buffer buf = {mp_buf_error(&b) ? NULL : raft_malloc(b.len), b.len};
-	if (buf.base == NULL) {
-		mp_buf_close(&b);
-		server_finish(p, BERTH_ENOMEM);
-		return;
-	}
-	memcpy(buf.base, b.data, b.len);
-	mp_buf_close(&b);
-	p->apply.data = p;
-	int rv = raft_apply(&n->raft, &p->apply, &buf, 1, server_apply_cb);
-	if (rv == 0) {
-		n->srv.inflight++;
-		return;
-	}
-	if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE) {
-		raft_free(buf.base); /* still ours on these two */
-		server_finish(p, rv == RAFT_NOTLEADER ? BERTH_ENOTLEADER : BERTH_EBUSY);
-		return;
-	}
-	/* Any other failure leaves raft's memory and disk in disagreement (RAFT-NOTES). */
-	node_fatal(n, "raft_apply", rv);
 }
 
 static void server_read_now(struct node *n, struct pending *p)
@@ -514,7 +533,7 @@ static void server_request(struct conn *c, const struct msg_req *r, uint8_t *fra
 		server_finish(p, BERTH_EBADREQ);
 		return;
 	}
-	server_propose(n, p, &cmd);
+	propose_cmd(n, p, &cmd);
 }
 
 int server_propose_internal(struct node *n, const struct msg_cmd *cmd, void (*done)(struct node *n))
@@ -524,7 +543,7 @@ int server_propose_internal(struct node *n, const struct msg_cmd *cmd, void (*do
 		return BERTH_ENOMEM;
 	p->node = n;
 	p->done = done;
-	server_propose(n, p, cmd);
+	propose_cmd(n, p, cmd);
 	return 0;
 }
 
@@ -646,6 +665,8 @@ int server_start(struct node *n)
 	char host[CONFIG_ADDR_MAX];
 	int port, rv;
 	struct sockaddr_in sa;
+	mp_buf_init(&n->srv.qbuf);
+	n->srv.qtail = &n->srv.qhead;
 	config_split_addr(n->cfg.client_addr, host, sizeof(host), &port);
 	if ((rv = uv_ip4_addr(host, port, &sa)) != 0) {
 		log_error("--client-addr %s: %s (an IPv4 address is needed)", n->cfg.client_addr,
@@ -677,6 +698,7 @@ void server_stop(struct node *n)
 
 void server_drain(struct node *n)
 {
+	propose_drain(n);
 	struct pending *lists[3] = {n->srv.commit_wait, n->srv.reads_next, n->srv.reads_cur};
 	n->srv.commit_wait = n->srv.reads_next = n->srv.reads_cur = NULL;
 	n->srv.reads_waiting = 0;
@@ -692,6 +714,7 @@ void server_drain(struct node *n)
 void server_iteration(struct node *n)
 {
 	struct server *s = &n->srv;
+	propose_flush(n);
 	uint64_t committed = rfsm_committed(&n->rfsm);
 	struct pending **pp = &s->commit_wait;
 	while (*pp != NULL) {

@@ -14,6 +14,7 @@
 #define BERTH_STORE_SERVER_H
 
 #include "common/frame.h"
+#include "common/mp.h"
 #include "common/msg.h"
 #include "common/wire.h"
 
@@ -54,8 +55,15 @@ struct server {
 	bool barrier_inflight;
 	uint64_t ready_term; /* term whose first barrier completed: reads may be served */
 	uint64_t responses;
-	struct snapsend *sends; /* backup transfers (store/snapsend.h) */
-	unsigned nsends;        /* ... holding a read transaction */
+	/* This iteration's batch of writes (store/propose.h): requests linked through next,
+	 * in arrival order, and the entry being built. */
+	struct pending *qhead, **qtail;
+	unsigned qn;
+	struct mp_buf qbuf;
+	uint64_t batches, batched; /* batch entries proposed, and the requests they held */
+	struct conn *gathered;     /* connections with responses gathered this iteration */
+	struct snapsend *sends;    /* backup transfers (store/snapsend.h) */
+	unsigned nsends;           /* ... holding a read transaction */
 };
 
 /* Starts listening on the configured client address. 0 or an error (logged). */
@@ -67,6 +75,13 @@ void server_stop(struct node *n);
 void server_drain(struct node *n);
 /* Once per loop iteration, after the batch was flushed: release what can be released. */
 void server_iteration(struct node *n);
+/* The iteration's very end: writes every connection's gathered responses, one write per
+ * connection (responses are gathered, in order, as they are answered). */
+void server_flush_output(struct node *n);
+/* Answers p (when its connection is still there) with its reply (err 0) or err, and
+ * frees it; frees p unanswered. For store/propose.c. */
+void server_finish(struct pending *p, int err);
+void server_pending_free(struct pending *p);
 /* Answers p (when its connection is still there) with err, or with the status st when
  * err is 0 (st may be NULL), and frees it. For requests handled outside this file. */
 void server_answer(struct pending *p, int err, const struct wire_status *st);
