@@ -75,13 +75,19 @@ struct berth_async {
 	struct net_endpoint hint;
 	struct policy_pace pace; /* connection failures since the last answer */
 	uv_timer_t retry;        /* the backoff before the next connection */
+	/* Requests gathered during a loop iteration go out at its end, one write per
+	 * connection: the check handle (unreferenced: it never keeps a loop alive) flushes,
+	 * the idle handle runs only while something waits, so that the loop does not block
+	 * in poll first. */
+	uv_check_t flush;
+	uv_idle_t flush_kick;
 	bool backing_off;
 	unsigned dialing_held; /* > 0: acall_kick starts no connection */
 	uint64_t rng;
 	struct acall_list laneq, waitq;
 	struct acall *calls; /* every live call */
 	size_t ncalls;
-	int refs; /* calls and connections not yet freed, and the retry timer */
+	int refs; /* calls and connections not yet freed, the retry timer, the flush handles */
 	bool closing;
 	berth_async_close_cb close_cb;
 	void *close_data;

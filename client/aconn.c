@@ -103,6 +103,11 @@ void aconn_abandon(struct aconn *conn, uint64_t id)
 
 static void aconn_flush(struct aconn *conn);
 
+static void aconn_kick_idle(uv_idle_t *idle)
+{
+	(void)idle; /* its only job: the loop must not block in poll before the flush */
+}
+
 static void aconn_written(uv_write_t *req, int status)
 {
 	struct aconn *conn = req->data;
@@ -167,8 +172,19 @@ int aconn_send(struct aconn *conn, struct msg_req *req, struct acall *c)
 		c->batch = conn->batches + 1;
 		conn->nlive++;
 	}
-	aconn_flush(conn);
+	/* Gathered: the iteration's end writes it with whatever else this connection gets. */
+	if (!uv_is_active((uv_handle_t *)&conn->a->flush_kick))
+		uv_idle_start(&conn->a->flush_kick, aconn_kick_idle);
 	return 0;
+}
+
+void aconn_flush_all(uv_check_t *check)
+{
+	struct berth_async *a = check->data;
+	if (uv_is_active((uv_handle_t *)&a->flush_kick))
+		uv_idle_stop(&a->flush_kick);
+	for (struct aconn *conn = a->conns; conn != NULL; conn = conn->next)
+		aconn_flush(conn);
 }
 
 /* A frame with id 0: the server speaking about the connection. A pushed watch frame

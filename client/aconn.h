@@ -62,6 +62,10 @@ struct aconn {
  * connection failures are reported later through aconn_close. */
 int aconn_start(struct berth_async *a, const struct net_endpoint *ep, bool from_list);
 
+/* The handle's check callback: hands every connection's gathered requests to the kernel
+ * (aconn_send gathers them; client/acall.h). */
+void aconn_flush_all(uv_check_t *check);
+
 /* Encodes req for call c (sets its id) into the next write and starts writing. 0;
  * BERTH_ENOMEM / BERTH_ETOOLARGE (nothing queued). */
 int aconn_send(struct aconn *conn, struct msg_req *req, struct acall *c);

@@ -86,7 +86,13 @@ int berth_async_open(struct berth_async **out, uv_loop_t *loop, const struct ber
 	berth_async_ignore_sigpipe();
 	uv_timer_init(loop, &a->retry);
 	a->retry.data = a;
-	a->refs = 1; /* the retry timer */
+	uv_check_init(loop, &a->flush);
+	a->flush.data = a;
+	uv_check_start(&a->flush, aconn_flush_all);
+	uv_unref((uv_handle_t *)&a->flush);
+	uv_idle_init(loop, &a->flush_kick);
+	a->flush_kick.data = a;
+	a->refs = 3; /* the retry timer and the two flush handles */
 	*out = a;
 	return 0;
 err:
@@ -105,6 +111,7 @@ void acall_unref(struct berth_async *a)
 		cb(data);
 }
 
+/* The retry timer's and the flush handles' close callback. */
 static void berth_async_retry_closed(uv_handle_t *h)
 {
 	acall_unref(h->data);
@@ -122,6 +129,8 @@ void berth_async_close(struct berth_async *a, berth_async_close_cb close_cb, voi
 	for (struct aconn *conn = a->conns; conn != NULL; conn = conn->next)
 		aconn_close(conn, "closed");
 	uv_close((uv_handle_t *)&a->retry, berth_async_retry_closed);
+	uv_close((uv_handle_t *)&a->flush, berth_async_retry_closed);
+	uv_close((uv_handle_t *)&a->flush_kick, berth_async_retry_closed);
 }
 
 size_t berth_async_pending(const struct berth_async *a)
