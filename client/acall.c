@@ -233,15 +233,15 @@ static void acall_retry(uv_timer_t *t)
 	acall_kick(a);
 }
 
-/* A failed attempt to reach a member through the active connection: the next endpoint,
+/* A failed attempt to reach a member through the active connection: the next endpoint
+ * (also after a hinted leader: the member that named it may not have noticed its death),
  * and a backoff once a round of them has failed. */
-static void acall_pace(struct berth_async *a, bool from_list)
+static void acall_pace(struct berth_async *a)
 {
-	if (from_list)
-		a->next_ep = (a->next_ep + 1) % a->opt.neps;
+	a->next_ep = (a->next_ep + 1) % a->opt.neps;
 	if (policy_pace_failed(&a->pace, a->opt.neps) && !a->backing_off) {
 		a->backing_off = true;
-		uv_timer_start(&a->retry, acall_retry, policy_backoff_ms(a->pace.rounds, &a->rng),
+		uv_timer_start(&a->retry, acall_retry, policy_pace_backoff_ms(&a->pace, &a->rng),
 			       0);
 	}
 }
@@ -259,7 +259,7 @@ void acall_kick(struct berth_async *a)
 		if (aconn_start(a, ep, from_list) != 0) {
 			snprintf(a->lasterr, sizeof(a->lasterr), "connect: %s",
 				 err_text(BERTH_ENOMEM));
-			acall_pace(a, from_list);
+			acall_pace(a);
 			if (!a->backing_off) { /* a retry later, not a loop now */
 				a->backing_off = true;
 				uv_timer_start(&a->retry, acall_retry, POLICY_BACKOFF_MIN_MS, 0);
@@ -313,8 +313,12 @@ void acall_conn_down(struct berth_async *a, struct aconn *conn, bool was_active)
 {
 	if (a->closing)
 		return;
+	if (was_active && !conn->from_list && !conn->connected) {
+		a->refused = conn->ep; /* a dead leader its followers still name */
+		a->have_refused = true;
+	}
 	if (was_active)
-		acall_pace(a, conn->from_list);
+		acall_pace(a);
 	acall_kick(a);
 }
 
@@ -367,6 +371,8 @@ void acall_response(struct acall *c, struct proto_resp *pr)
 	memset(pr, 0, sizeof(*pr));
 	c->conn = NULL;
 	c->state = ACALL_IDLE;
+	if (a->have_refused)
+		policy_hint_refused(&c->pol, &a->refused);
 	enum policy_verdict v = policy_response(&c->pol, &c->res.resp, a->opt.max_redirects, &err);
 	a->answered_by = conn; /* for a watch's subscription (client/awatch.h) */
 	const struct wire_resp *r = &c->res.resp;
@@ -377,6 +383,7 @@ void acall_response(struct acall *c, struct proto_resp *pr)
 	switch (v) {
 	case POLICY_DONE:
 		a->pace = (struct policy_pace){0};
+		a->have_refused = false;
 		if (c->opening)
 			acall_opened(c, err);
 		else
@@ -405,8 +412,9 @@ void acall_response(struct acall *c, struct proto_resp *pr)
 		acall_again(c);
 		break;
 	case POLICY_NEXT:
+		a->pace.alive |= c->pol.pace.alive; /* a member without a leader: electing */
 		if (conn == a->conn) {
-			acall_pace(a, conn->from_list);
+			acall_pace(a);
 			aconn_retire(conn);
 		}
 		acall_again(c);

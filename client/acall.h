@@ -73,6 +73,8 @@ struct berth_async {
 	size_t next_ep;
 	bool have_hint;
 	struct net_endpoint hint;
+	bool have_refused; /* refused: a hinted leader not reached since the last answer */
+	struct net_endpoint refused;
 	struct policy_pace pace; /* connection failures since the last answer */
 	uv_timer_t retry;        /* the backoff before the next connection */
 	/* Requests gathered during a loop iteration go out at its end, one write per

@@ -158,10 +158,9 @@ int call_conn_open(struct berth *b, struct call_conn *c, const struct net_endpoi
 	return rv;
 }
 
-/* Sleeps before backoff round `round`, never past the deadline. */
-static void call_backoff(struct berth *b, unsigned round, uint64_t deadline_ms)
+/* Sleeps ms, never past the deadline. */
+static void call_backoff(uint32_t ms, uint64_t deadline_ms)
 {
-	uint32_t ms = policy_backoff_ms(round, &b->rng);
 	uint64_t now = net_now_ms();
 	if (now >= deadline_ms)
 		return;
@@ -170,14 +169,14 @@ static void call_backoff(struct berth *b, unsigned round, uint64_t deadline_ms)
 	net_sleep_ms(ms);
 }
 
-/* A failed attempt: the next endpoint, and a backoff after a round of failures. */
-static void call_failed(struct berth *b, struct policy_call *p, bool from_list,
-			uint64_t deadline_ms)
+/* A failed attempt: the next endpoint, and a backoff after a round of failures. Also
+ * after a hinted leader that could not be reached: the member that named it has not
+ * noticed yet, the others may have. */
+static void call_failed(struct berth *b, struct policy_call *p, uint64_t deadline_ms)
 {
-	if (from_list)
-		b->next_ep = (b->next_ep + 1) % b->opt.neps;
+	b->next_ep = (b->next_ep + 1) % b->opt.neps;
 	if (policy_pace_failed(&p->pace, b->opt.neps))
-		call_backoff(b, p->pace.rounds, deadline_ms);
+		call_backoff(policy_pace_backoff_ms(&p->pace, &b->rng), deadline_ms);
 }
 
 /* The call ends without an answer to return: say which kind of failure it is. */
@@ -215,7 +214,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 	}
 	while (net_now_ms() < deadline_ms && policy_may_send(&p)) {
 		if (c->fd < 0) {
-			bool from_list = !have_hint;
+			bool hinted = have_hint;
 			const struct net_endpoint *ep =
 				have_hint ? &p.hint : &b->opt.eps[b->next_ep];
 			have_hint = false;
@@ -226,7 +225,9 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 				break;
 			}
 			if (rv != 0) {
-				call_failed(b, &p, from_list, deadline_ms);
+				if (hinted)
+					policy_hint_refused(&p, &p.hint);
+				call_failed(b, &p, deadline_ms);
 				continue;
 			}
 		}
@@ -239,7 +240,7 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 			call_blame(b, c->peer);
 			if (rv == BERTH_ETIMEOUT)
 				break;
-			call_failed(b, &p, true, deadline_ms);
+			call_failed(b, &p, deadline_ms);
 			continue;
 		}
 		int err;
@@ -261,14 +262,14 @@ static int call_until(struct berth *b, struct msg_req *req, enum policy_kind kin
 			continue;
 		case POLICY_WAIT:
 			call_errmsg(b, "%s: %s", c->peer, err_text(res->resp.err));
-			call_backoff(b, ++p.pace.rounds, deadline_ms);
+			call_backoff(policy_backoff_ms(++p.pace.rounds, &b->rng), deadline_ms);
 			continue;
 		case POLICY_REDIRECT:
 		case POLICY_NEXT:
 			call_errmsg(b, "%s: %s", c->peer, err_text(res->resp.err));
 			call_conn_drop(c);
 			if (!(have_hint = p.have_hint))
-				call_failed(b, &p, true, deadline_ms);
+				call_failed(b, &p, deadline_ms);
 			continue;
 		case POLICY_FAIL:
 			if (res->resp.err != 0) {

@@ -28,6 +28,9 @@ static bool policy_hint(struct policy_call *p, const struct wire_resp *r, uint32
 	addr[r->leader.n] = '\0';
 	if (net_endpoint_parse(addr, &p->hint, err, sizeof(err)) != 0)
 		return false;
+	if (p->have_refused && strcmp(p->hint.host, p->refused.host) == 0 &&
+	    strcmp(p->hint.port, p->refused.port) == 0)
+		return false; /* the dead leader, named by a follower that has not noticed yet */
 	p->redirects++;
 	return true;
 }
@@ -56,7 +59,10 @@ enum policy_verdict policy_response(struct policy_call *p, const struct wire_res
 	if (e == BERTH_ENOTLEADER) {
 		p->last = e;
 		p->have_hint = policy_hint(p, r, max_redirects);
-		return p->have_hint ? POLICY_REDIRECT : POLICY_NEXT;
+		if (p->have_hint)
+			return POLICY_REDIRECT;
+		p->pace.alive = true;
+		return POLICY_NEXT;
 	}
 	if (err_indeterminate(e)) {
 		p->maybe |= policy_changes(p);
@@ -75,6 +81,12 @@ void policy_lost(struct policy_call *p, bool sent)
 bool policy_may_send(const struct policy_call *p)
 {
 	return !(p->maybe && !p->session);
+}
+
+void policy_hint_refused(struct policy_call *p, const struct net_endpoint *ep)
+{
+	p->refused = *ep;
+	p->have_refused = true;
 }
 
 bool policy_pace_failed(struct policy_pace *pace, size_t nendpoints)
@@ -104,6 +116,16 @@ uint32_t policy_backoff_ms(unsigned round, uint64_t *rng)
 	if (ms > POLICY_BACKOFF_MAX_MS)
 		ms = POLICY_BACKOFF_MAX_MS;
 	return ms / 2 + policy_rand(rng) % (ms / 2 + 1);
+}
+
+uint32_t policy_pace_backoff_ms(struct policy_pace *pace, uint64_t *rng)
+{
+	uint32_t ms = policy_backoff_ms(pace->rounds, rng);
+	if (pace->alive && ms > POLICY_NOLEADER_BACKOFF_MAX_MS)
+		ms = POLICY_NOLEADER_BACKOFF_MAX_MS / 2 +
+		     policy_rand(rng) % (POLICY_NOLEADER_BACKOFF_MAX_MS / 2 + 1);
+	pace->alive = false;
+	return ms;
 }
 
 int policy_give_up(const struct policy_call *p, bool refused, const char **what)

@@ -11,7 +11,7 @@
  *	response      -> policy_response: DONE, RESESSION, REDIRECT, NEXT, WAIT or FAIL
  *	lost after send -> policy_lost (records that the request may have been applied)
  *	connect failed -> policy_pace_failed (a round of failures: back off for
- *	                  policy_backoff_ms)
+ *	                  policy_pace_backoff_ms); a hint's: policy_hint_refused too
  *	deadline / FAIL -> policy_give_up
  *
  * Writes sent with a session keep their (session, seq) across every attempt: the store
@@ -31,6 +31,10 @@
 
 #define POLICY_BACKOFF_MIN_MS 50
 #define POLICY_BACKOFF_MAX_MS 1000
+/* The longest backoff after a round in which a member answered but knew no leader: the
+ * cluster is alive and electing one, so the client asks again soon (an election takes
+ * about one election timeout, 400-800 ms by default) rather than after up to a second. */
+#define POLICY_NOLEADER_BACKOFF_MAX_MS 100
 
 enum policy_kind {
 	POLICY_READ,  /* changes nothing: retried freely; must reach the leader */
@@ -54,6 +58,7 @@ enum policy_verdict {
 struct policy_pace {
 	unsigned fails;  /* failed attempts since the last backoff */
 	unsigned rounds; /* backoffs so far */
+	bool alive;      /* a member answered in this round, without a leader to name */
 };
 
 struct policy_call {
@@ -62,10 +67,12 @@ struct policy_call {
 	bool sent;      /* some attempt's bytes left this process */
 	bool maybe;     /* some attempt of a write may have been applied */
 	bool have_hint; /* hint holds the leader to connect to next */
+	bool have_refused;
 	unsigned redirects;
 	int last; /* the last definite refusal from a node, or 0 */
 	struct policy_pace pace;
 	struct net_endpoint hint;
+	struct net_endpoint refused; /* a hinted leader that could not be reached */
 };
 
 /* Starts p for a request of that kind; session: a write carrying (session, seq). */
@@ -73,8 +80,10 @@ void policy_start(struct policy_call *p, enum policy_kind kind, bool session);
 
 /* A response r arrived for the request. Sets *err for DONE (0, or the state machine's
  * refusal: the response is the answer either way). REDIRECT has filled p->hint and
- * counted a redirect (at most max_redirects). NEXT, WAIT and FAIL have recorded the
- * node's refusal in p->last or, for an indeterminate one, p->maybe. */
+ * counted a redirect (at most max_redirects; never to the endpoint policy_hint_refused
+ * recorded: followers keep naming a dead leader until their election timer fires). NEXT,
+ * WAIT and FAIL have recorded the node's refusal in p->last or, for an indeterminate one,
+ * p->maybe; a NEXT for BERTH_ENOTLEADER has marked p->pace alive. */
 enum policy_verdict policy_response(struct policy_call *p, const struct wire_resp *r,
 				    uint32_t max_redirects, int *err);
 
@@ -86,10 +95,19 @@ void policy_lost(struct policy_call *p, bool sent);
  * applied: nothing would stop it being applied twice. */
 bool policy_may_send(const struct policy_call *p);
 
+/* The connection to ep, a leader some member named, failed: later hints naming it are
+ * not followed in this call (the next endpoint of the list is tried instead). */
+void policy_hint_refused(struct policy_call *p, const struct net_endpoint *ep);
+
 /* One failed attempt (connect, or an attempt that ended in NEXT) out of a round of
  * nendpoints: true when the round is complete and the caller must back off for
- * policy_backoff_ms(pace->rounds, rng) before the next one. */
+ * policy_pace_backoff_ms(pace, rng) before the next one. */
 bool policy_pace_failed(struct policy_pace *pace, size_t nendpoints);
+
+/* The backoff before the next round: policy_backoff_ms(pace->rounds), at most
+ * POLICY_NOLEADER_BACKOFF_MAX_MS when pace->alive (a member answered in the round that
+ * ended, without a leader: an election is under way). Clears pace->alive. */
+uint32_t policy_pace_backoff_ms(struct policy_pace *pace, uint64_t *rng);
 
 /* The jittered backoff before round `round` (1, 2...): 50 ms doubling to 1 s, between
  * half and all of it. rng: the caller's generator state (non-zero). */

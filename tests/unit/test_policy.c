@@ -154,12 +154,56 @@ static void test_policy_pace_backoff(void **state)
 	assert_true(third >= 100 && third <= 200);
 }
 
+/* A follower names the leader it last heard of until its own election timer fires: once
+ * that leader could not be reached, its name is not followed again in the call, and the
+ * round that ends on members without a leader backs off briefly (an election). */
+static void test_policy_dead_leader_hint(void **state)
+{
+	struct policy_call p;
+	struct wire_resp r;
+	uint64_t rng = 777;
+	int err;
+	(void)state;
+
+	policy_start(&p, POLICY_WRITE, true);
+	r = t_resp(BERTH_ENOTLEADER, 0, "127.0.0.1:7101");
+	assert_int_equal(policy_response(&p, &r, 4, &err), POLICY_REDIRECT);
+	assert_false(p.pace.alive);
+	policy_hint_refused(&p, &p.hint); /* the connection to it was refused */
+	assert_int_equal(policy_response(&p, &r, 4, &err), POLICY_NEXT);
+	assert_false(p.have_hint);
+	assert_true(p.pace.alive);
+	assert_int_equal(p.redirects, 1);
+	assert_int_equal(p.last, BERTH_ENOTLEADER);
+	/* Another member names the new leader: followed. */
+	r = t_resp(BERTH_ENOTLEADER, 0, "127.0.0.1:7102");
+	assert_int_equal(policy_response(&p, &r, 4, &err), POLICY_REDIRECT);
+	assert_string_equal(p.hint.port, "7102");
+
+	/* Late rounds back off up to 1 s when nothing answered, at most 100 ms when a member
+	 * answered without a leader; the mark lasts one round. */
+	struct policy_pace pace = {.rounds = 30};
+	for (int i = 0; i < 1000; i++) {
+		pace.alive = true;
+		uint32_t ms = policy_pace_backoff_ms(&pace, &rng);
+		assert_true(ms >= POLICY_NOLEADER_BACKOFF_MAX_MS / 2 &&
+			    ms <= POLICY_NOLEADER_BACKOFF_MAX_MS);
+		assert_false(pace.alive);
+		ms = policy_pace_backoff_ms(&pace, &rng);
+		assert_true(ms >= POLICY_BACKOFF_MAX_MS / 2 && ms <= POLICY_BACKOFF_MAX_MS);
+	}
+	pace = (struct policy_pace){.rounds = 1, .alive = true}; /* the first round: 50 ms */
+	uint32_t first = policy_pace_backoff_ms(&pace, &rng);
+	assert_true(first >= POLICY_BACKOFF_MIN_MS / 2 && first <= POLICY_BACKOFF_MIN_MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_verdicts),
 		cmocka_unit_test(test_policy_give_up),
 		cmocka_unit_test(test_policy_pace_backoff),
+		cmocka_unit_test(test_policy_dead_leader_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
