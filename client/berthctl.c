@@ -126,7 +126,8 @@ static void ctl_help(FILE *f, const struct ctl_cmd *cmd)
 		"\nglobal options:\n"
 		"  --endpoints A,B,C  host:port list (env BERTH_ENDPOINTS; default %s)\n"
 		"  --token T          cluster token (env BERTH_TOKEN)\n"
-		"  --timeout MS       deadline of each request (default %u)\n"
+		"  --timeout MS       deadline of each request, retries across a leader change\n"
+		"                     included (default %u)\n"
 		"  --json             machine-readable output\n"
 		"  --help             this text; COMMAND --help for one command\n"
 		"\nexit status: 0 ok, 1 definite failure, 2 outcome unknown\n",

@@ -27,8 +27,11 @@ static const struct opttab_opt config_opts[] = {
 		"cluster (berthctl member add); harmless on later starts: keep it"),
 	S(token, "", "cluster token clients must present (default: $BERTH_TOKEN, or none)"),
 	S(log_level, "info", "error, warn, info or debug (default: $BERTH_LOG_LEVEL, or info)"),
-	U(election_ms, "1000", 100, 60000, "raft election timeout, milliseconds"),
-	U(heartbeat_ms, "100", 10, 10000, "raft heartbeat timeout, milliseconds"),
+	U(election_ms, "400", 100, 60000,
+	  "raft election timeout, milliseconds: followers elect after hearing no leader for "
+	  "1-2x this; failover takes about 1.7x (docs/operations.md: loaded hosts)"),
+	U(heartbeat_ms, "50", 10, 10000,
+	  "raft heartbeat interval, milliseconds (below --election-ms, about 1/8 of it)"),
 	U(snapshot_threshold, "32768", 16, UINT32_MAX, "entries between snapshots"),
 	U(snapshot_trailing, "16384", 16, UINT32_MAX, "entries kept after a snapshot"),
 	U(max_inflight, "1024", 1, 65536, "raft entries in flight to a follower"),

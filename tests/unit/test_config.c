@@ -40,8 +40,8 @@ static void test_config_defaults(void **state)
 	assert_int_equal(parse(&c, err, BASE), CONFIG_OK);
 	assert_int_equal(c.id, 1);
 	assert_string_equal(c.data, "/tmp/d");
-	assert_int_equal(c.election_ms, 1000);
-	assert_int_equal(c.heartbeat_ms, 100);
+	assert_int_equal(c.election_ms, 400);
+	assert_int_equal(c.heartbeat_ms, 50);
 	assert_int_equal(c.snapshot_threshold, 32768);
 	assert_int_equal(c.snapshot_trailing, 16384);
 	assert_int_equal(c.max_inflight, 1024);
