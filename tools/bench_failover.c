@@ -3,22 +3,27 @@
  *
  * The cluster is the one tools/berth-cluster manages (BERTH_CLUSTER_DIR,
  * BERTH_CLUSTER_PORT, BERTH_BIN are passed through the environment); it must be up. Each
- * run: ask the launcher for the leader; start a writer thread doing puts in a loop; kill
- * the leader with `berth-cluster kill ID`; the figure is the time from just before that
- * command to the first put acknowledged by another member (the response header names the
- * member that answered, so an answer the dead leader sent before dying never counts);
- * stop the writer; `berth-cluster restart ID`; wait until the member has applied what
- * the leader had committed. Reports each run and the median. Every member it kills it
- * restarts, also when a run fails. */
+ * run: ask the launcher for the leader; start a writer thread doing puts in a loop; send
+ * the leader SIGKILL (kill(2) on the pid in the launcher's BERTH_CLUSTER_DIR/nID.pid, as
+ * etcd-bench failover does for etcd: no launcher start-up inside the figure); the figure
+ * is the time from just before that kill to the first put acknowledged by another member
+ * (the response header names the member that answered, so an answer the dead leader sent
+ * before dying never counts). Meanwhile the other members are asked for their status, to
+ * split the figure into the election (a member says it is the leader) and the rest (the
+ * client finding it, the write's commit). Then: stop the writer; `berth-cluster restart
+ * ID`; wait until the member has applied what the leader had committed. Reports each run
+ * and the median. Every member it kills it restarts, also when a run fails. */
 #include "client/berth.h"
 #include "tools/bench.h"
 
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define FO_MAX_RUNS 100
@@ -90,6 +95,28 @@ static int fo_cluster(const char *cluster, const char *args, char *out, size_t l
 	return st == 0 ? 0 : -1;
 }
 
+/* Asks every member but old (1-based) for its status; the id of one that says it is the
+ * leader (and the time in *t_ns), or 0. */
+static uint64_t fo_elected(struct berth *b, const char **eps, size_t n, unsigned old,
+			   uint64_t *t_ns)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct berth_result r;
+		if (i + 1 == old)
+			continue;
+		int rv = berth_status(b, eps[i], &r);
+		bool leads = rv == 0 && r.resp.has_status && r.resp.status.state == WIRE_LEADER &&
+			     r.resp.status.id != old;
+		uint64_t id = leads ? r.resp.status.id : 0;
+		berth_result_free(&r);
+		if (leads) {
+			*t_ns = bench_now_ns();
+			return id;
+		}
+	}
+	return 0;
+}
+
 /* Waits until member id (client endpoint ep) has applied at least the leader's commit
  * index, read once after the restart. Seconds waited, or -1 after deadline_s. */
 static double fo_catch_up(struct berth *b, const char *ep, double deadline_s)
@@ -119,6 +146,34 @@ static double fo_catch_up(struct berth *b, const char *ep, double deadline_s)
 		fo_sleep_ms(20);
 	}
 	return -1;
+}
+
+/* The pid of member id from the launcher's pid file, or 0. */
+static pid_t fo_pid(unsigned id)
+{
+	const char *dir = getenv("BERTH_CLUSTER_DIR");
+	char path[4200];
+	long pid = 0;
+	snprintf(path, sizeof(path), "%s/n%u.pid", dir && *dir ? dir : "./build/cluster", id);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+		pid = 0;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+/* The wall-clock time as the members' logs write it ("15:04:05.123"), to find the kill
+ * in them. */
+static void fo_wall(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t k = strftime(buf, len, "%H:%M:%S", &tm);
+	snprintf(buf + k, len - k, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -195,13 +250,22 @@ static int fo_run(unsigned run, const char *cluster, struct berth *b, const char
 		return -1;
 	fo_sleep_ms((unsigned)(settle * 1000));
 	uint64_t puts_before = w.puts; /* racy read, only informative */
-	snprintf(args, sizeof(args), "kill %u KILL >/dev/null", leader);
+	pid_t pid = fo_pid(leader);
+	char wall[32];
+	fo_wall(wall, sizeof(wall));
 	uint64_t t_kill = bench_now_ns();
-	int krv = fo_cluster(cluster, args, NULL, 0);
-	uint64_t t_killed = bench_now_ns();
-	/* Wait for the writer's first acknowledgement from another member (deadline 30 s). */
-	while (krv == 0 && atomic_load(&w.ack_ns) == 0 && bench_now_ns() - t_kill < 30000000000u)
-		fo_sleep_ms(1);
+	int krv = pid > 0 ? kill(pid, SIGKILL) : -1;
+	if (krv != 0)
+		fprintf(stderr, "berth-bench failover: run %u: no pid to kill for member %u\n", run,
+			leader);
+	/* Wait for the writer's first acknowledgement from another member (deadline 30 s),
+	 * asking the other members meanwhile when one of them becomes the leader. */
+	uint64_t t_elected = 0, elected = 0;
+	while (krv == 0 && atomic_load(&w.ack_ns) == 0 && bench_now_ns() - t_kill < 30000000000u) {
+		if (t_elected == 0)
+			elected = fo_elected(b, eps, n, leader, &t_elected);
+		fo_sleep_ms(t_elected == 0 ? 5 : 1);
+	}
 	atomic_store(&w.stop, true);
 	pthread_join(tid, NULL);
 	uint64_t ack = atomic_load(&w.ack_ns);
@@ -221,11 +285,12 @@ static int fo_run(unsigned run, const char *cluster, struct berth *b, const char
 	bench_err_format(w.errs, ebuf, sizeof(ebuf));
 	if (krv != 0 || ack == 0)
 		fprintf(stderr, "berth-bench failover: run %u: %s\n", run,
-			krv ? "berth-cluster kill failed" : "no write acknowledged in 30 s");
-	printf("run %u: killed leader %u (launcher took %.1f ms); next write acknowledged by "
-	       "member %llu after %.3f s; restarted member caught up in %.2f s; %llu puts "
-	       "(%llu before the kill), errors: %s\n",
-	       run, leader, (double)(t_killed - t_kill) / 1e6,
+			krv ? "kill failed" : "no write acknowledged in 30 s");
+	printf("run %u: killed leader %u (pid %ld) at %s; member %llu leader after "
+	       "%.3f s; next write acknowledged by member %llu after %.3f s; restarted member "
+	       "caught up in %.2f s; %llu puts (%llu before the kill), errors: %s\n",
+	       run, leader, (long)pid, wall, (unsigned long long)elected,
+	       t_elected ? (double)(t_elected - t_kill) / 1e9 : -1.0,
 	       (unsigned long long)atomic_load(&w.new_leader), *took, catch_up,
 	       (unsigned long long)w.puts, (unsigned long long)puts_before, ebuf);
 	fflush(stdout);
