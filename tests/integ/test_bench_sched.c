@@ -102,6 +102,8 @@ static void test_bench_sched_run(void **state)
 	assert_true(used >= 20 && used <= 30);
 	assert_true(diff <= 30); /* spread over 3 zones first: 100 each when even */
 	assert_non_null(strstr(out, "time to place: p50 "));
+	assert_non_null(strstr(out, "from the workers' start: "));
+	assert_non_null(strstr(out, "  end to end (from the first task write, "));
 	struct berth *b = cluster_client(&f->c, leader, 5000);
 	assert_non_null(b);
 	t_absent(b, "/berth/c/tb/instances/i000000");
@@ -116,6 +118,9 @@ static void test_bench_sched_run(void **state)
 		{{"--conflict", "medium", "--cluster", "tbad", NULL}, "--conflict: fine or coarse"},
 		{{"--tasks", "0", "--cluster", "tbad", NULL}, "--tasks: expected an integer"},
 		{{"--workers", "65", "--cluster", "tbad", NULL}, "--workers: expected an integer"},
+		{{"--batch", "0", "--cluster", "tbad", NULL}, "--batch: expected an integer"},
+		{{"--max-inflight", "4097", "--cluster", "tbad", NULL},
+		 "--max-inflight: expected an integer"},
 		{{"--instances", "2", "--tasks", "100", "--slots", "1", "--cluster", "tbad", NULL},
 		 "cannot hold 100 tasks"},
 		{{"--strategy", "binpack:disk", "--cluster", "tbad", NULL}, "--strategy"},
