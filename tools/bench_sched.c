@@ -219,7 +219,7 @@ static void sched_usage(FILE *f)
 		"usage: berth-bench sched --endpoints H:P,... [--instances 10000] [--tasks 100000]\n"
 		"         [--workers 1] [--conflict fine|coarse] [--zones 3] [--slots S]\n"
 		"         [--strategy spread:attribute:zone --strategy binpack:memory ...]\n"
-		"         [--batch 64] [--max-inflight 64] (the workers' options)\n"
+		"         [--batch N] [--max-inflight N] (given to the workers; default theirs)\n"
 		"         [--cluster NAME] [--worker-bin PATH] [--timeout 600] [--row]\n");
 }
 
@@ -386,8 +386,6 @@ int bench_sched_main(int argc, char **argv)
 				   .workers = 1,
 				   .zones = 3,
 				   .conflict = "fine",
-				   .batch = 64,
-				   .max_inflight = 64,
 				   .timeout_s = 600};
 	const char *bin = getenv("BERTH_BIN");
 	snprintf(worker_bin, sizeof(worker_bin), "%s/berth-worker", bin && *bin ? bin : "./build");

@@ -30,7 +30,7 @@ struct sched_config {
 	char endpoint_list[1024]; /* as given, for the workers' --endpoints */
 	char cluster[MODEL_NAME_MAX + 1];
 	uint64_t instances, tasks, workers, zones, slots; /* slots: tasks one instance holds */
-	uint64_t batch, max_inflight;                     /* the workers' --batch, --max-inflight */
+	uint64_t batch, max_inflight;                     /* the workers' options; 0: not given */
 	const char *conflict;                             /* "fine" or "coarse" */
 	struct model_strategy strategies[MODEL_STRATEGIES_MAX];
 	size_t nstrategies;

@@ -46,10 +46,32 @@ static int sched_start_worker(struct sched_run *run, size_t k)
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(cfg->worker_bin, "berth-worker", "--endpoints", cfg->endpoint_list,
-		      "--cluster", cfg->cluster, "--conflict", cfg->conflict, "--name", name,
-		      "--seed", seed, "--batch", batch, "--max-inflight", inflight, "--stats-ms",
-		      "0", "--log-level", "warn", (char *)NULL);
+		const char *argv[32] = {"berth-worker",
+					"--endpoints",
+					cfg->endpoint_list,
+					"--cluster",
+					cfg->cluster,
+					"--conflict",
+					cfg->conflict,
+					"--name",
+					name,
+					"--seed",
+					seed,
+					"--stats-ms",
+					"0",
+					"--log-level",
+					"warn"};
+		size_t n = 15;
+		if (cfg->batch != 0) {
+			argv[n++] = "--batch";
+			argv[n++] = batch;
+		}
+		if (cfg->max_inflight != 0) {
+			argv[n++] = "--max-inflight";
+			argv[n++] = inflight;
+		}
+		argv[n] = NULL;
+		execv(cfg->worker_bin, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", cfg->worker_bin, strerror(errno));
 		_exit(127);
 	}

@@ -47,6 +47,7 @@ int decide_hold(struct worker *w, const struct cache_task *t, const struct cache
 	struct hold *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return BERTH_ENOMEM;
+	snprintf(h->tid, sizeof(h->tid), "%s", t->id);
 	snprintf(h->iid, sizeof(h->iid), "%s", in->id);
 	snprintf(h->group, sizeof(h->group), "%s", t->rec.group);
 	h->cpu = t->rec.cpu;
@@ -82,6 +83,18 @@ static void decide_landed(struct worker *w, const struct hold *h, uint64_t rev)
 	in->mine_rev[0] = (int64_t)rev;
 }
 
+/* Whether the cache shows what a hold holds: its task placed on its instance (the watch
+ * brings a transaction's changes together, so its counters are there too). The watch
+ * may bring a commit before its answer: a hold still counted then would count the task
+ * twice, and the next decisions would see that instance and its zone fuller than they
+ * are (one worker's spread ended 20 to 45 tasks apart between zones). */
+static bool decide_shown(const struct worker *w, const struct hold *h)
+{
+	const struct cache_task *t = cache_task(&w->cache, h->tid);
+	return t == NULL || (t->rec.last_status != MODEL_TASK_PROVISIONING &&
+			     t->rec.instance != NULL && strcmp(t->rec.instance, h->iid) == 0);
+}
+
 void decide_unhold(struct worker *w, uint64_t attempt, uint64_t rev)
 {
 	for (struct hold **p = &w->holds; *p != NULL;) {
@@ -91,7 +104,7 @@ void decide_unhold(struct worker *w, uint64_t attempt, uint64_t rev)
 			continue;
 		}
 		decide_landed(w, h, rev);
-		if (rev != 0 && rev > w->cache.rev) {
+		if (rev != 0 && !decide_shown(w, h)) {
 			h->until_rev = rev;
 			p = &h->next;
 			continue;
@@ -108,7 +121,7 @@ void sched_caught_up(struct worker *w)
 {
 	for (struct hold **p = &w->holds; *p != NULL;) {
 		struct hold *h = *p;
-		if (h->until_rev != 0 && h->until_rev <= w->cache.rev) {
+		if (h->until_rev != 0 && (h->until_rev <= w->cache.rev || decide_shown(w, h))) {
 			*p = h->next;
 			free(h);
 		} else {
@@ -239,7 +252,7 @@ static void decide_apply_holds(struct worker *w, size_t n, const struct model_ta
 {
 	for (const struct hold *h = w->holds; h != NULL; h = h->next) {
 		struct cache_inst *in = cache_inst(&w->cache, h->iid);
-		if (in == NULL || in->idx >= n || w->pc[in->idx] != in)
+		if (in == NULL || in->idx >= n || w->pc[in->idx] != in || decide_shown(w, h))
 			continue;
 		struct place_instance *p = &w->pi[in->idx];
 		p->cpu_used += h->cpu;

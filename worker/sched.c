@@ -221,16 +221,18 @@ static void attempt_retry(struct attempt *a)
 	uv_timer_start(&a->timer, retry_cb, delay, 0);
 }
 
-/* A conflict, for the debug log: how many of its tasks another worker took meanwhile
- * (the rest lost on an instance's room). */
-static void log_conflict(struct worker *w, const struct attempt *a)
+/* After a conflict and its refresh: the buckets of the tasks another worker took
+ * meanwhile are that worker's for a while; the debug log says how many there were (the
+ * others lost on an instance's room). */
+static void conflicted(struct worker *w, const struct attempt *a)
 {
-	if (log_get_level() < LOG_DEBUG)
-		return;
 	size_t taken = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct cache_task *t = cache_task(&w->cache, a->tids[i]);
-		taken += t == NULL || !eligible(t);
+		if (t != NULL && eligible(t))
+			continue;
+		taken++;
+		squeue_taken(w, a->tids[i]);
 	}
 	log_debug("place %s (+%zu) conflicted: %zu of its tasks taken meanwhile", a->tids[0],
 		  a->n - 1, taken);
@@ -261,7 +263,7 @@ static void place_done(struct berth_result *res, const char *errmsg, void *data)
 		attempt_end(a);
 	} else if (err == 0) {
 		sync_refresh(w, &res->resp.reply);
-		log_conflict(w, a);
+		conflicted(w, a);
 		attempt_retry(a);
 	} else {
 		log_warn("place %s: %s %s", a->tids[0], err_name(err), errmsg);

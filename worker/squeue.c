@@ -3,25 +3,34 @@
  *
  * Why buckets: workers share nothing, so they must not all take the same tasks (a task
  * placed by another worker fails the compare of every transaction that carries it, and
- * with batches a whole transaction fails). Each worker starts at a bucket of its own
- * (drawn from its seed) and takes from there on, bucket after bucket: workers work on
- * different arcs of the hash space without talking. A bucket where the watch showed
- * another worker place a queued task in the last SQUEUE_FOREIGN_MS is passed over while
+ * with batches a whole transaction of some 55 tasks fails). Each worker starts at a
+ * bucket of its own (drawn from its seed) and takes from there on, bucket after bucket:
+ * workers work on different arcs of the hash space without talking. A bucket where
+ * another worker was seen placing one of the queued tasks in the last SQUEUE_FOREIGN_MS
+ * (through the watch, or sooner through a conflict on a task it took), and the
+ * SQUEUE_SHADOW buckets after it (where that worker goes next), are passed over while
  * another bucket has tasks; when none has, the worker takes from such a bucket anyway,
- * so every task is taken by someone, a lone worker or a crashed peer's included. */
+ * so every task is taken by someone, a lone worker's or a crashed peer's included. */
 #include "worker/worker.h"
 
 #include <string.h>
 
-#define SQUEUE_FOREIGN_MS 500
-#define SQUEUE_SHADOW 8 /* buckets after a foreign placement that are its worker's */
+#define SQUEUE_FOREIGN_MS 1000
+#define SQUEUE_SHADOW 1 /* buckets after a foreign placement that are its worker's */
 
+/* FNV-1a, then murmur3's finaliser: FNV alone leaves ids that differ in their last digits
+ * (t0000000, t0000001...) in 2 of 16 buckets. */
 static size_t squeue_bucket(const char *tid)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (const char *p = tid; *p; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	return (size_t)((h >> 32) % SQUEUE_BUCKETS);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (size_t)(h % SQUEUE_BUCKETS);
 }
 
 void squeue_init(struct worker *w)
@@ -72,6 +81,11 @@ void squeue_foreign(struct worker *w, const struct cache_task *t)
 {
 	if (t->queue == Q_PENDING)
 		w->foreign_ms[squeue_bucket(t->id)] = uv_now(w->loop);
+}
+
+void squeue_taken(struct worker *w, const char *tid)
+{
+	w->foreign_ms[squeue_bucket(tid)] = uv_now(w->loop);
 }
 
 /* The bucket to take from next: the first from qstart with tasks and outside every

@@ -29,7 +29,7 @@
 #include <uv.h>
 
 #define WORKER_BATCH_MAX WCONFIG_BATCH_MAX
-#define SQUEUE_BUCKETS 64
+#define SQUEUE_BUCKETS 16
 
 /* Where a task is: cache_task.queue. */
 enum { Q_NONE, Q_PENDING, Q_PARKED, Q_BAD };
@@ -59,6 +59,7 @@ struct worker_stats {
  * decisions count it as used until the watch has passed until_rev. */
 struct hold {
 	struct hold *next;
+	char tid[MODEL_ID_MAX + 1]; /* the task placed */
 	char iid[MODEL_ID_MAX + 1];
 	char group[MODEL_GROUP_MAX + 1];
 	int64_t cpu, mem;
@@ -164,6 +165,9 @@ void squeue_push(struct worker *w, struct cache_task *t, int q, bool front);
 /* A queued task was placed or stopped by someone else: its bucket is another worker's
  * for a while. Nothing when t is not pending. */
 void squeue_foreign(struct worker *w, const struct cache_task *t);
+/* A transaction of this worker conflicted on task tid, placed by another worker
+ * meanwhile: its bucket is another worker's for a while (sooner than the watch says). */
+void squeue_taken(struct worker *w, const char *tid);
 /* The pending task to decide next (still queued), or NULL. */
 struct cache_task *squeue_first(const struct worker *w);
 /* pred(first, t, ctx): 1 take t, 0 leave it, -1 stop. */
