@@ -26,7 +26,7 @@ static const struct opttab_opt wconfig_opts[] = {
 	WOPT_STR(commit, "incremental",
 		 "incremental: one transaction per task; group: the queued tasks of one RunTask "
 		 "(same group and startedBy) all or nothing"),
-	WOPT_U64(batch, "64", 1, WCONFIG_BATCH_MAX,
+	WOPT_U64(batch, "256", 1, WCONFIG_BATCH_MAX,
 		 "incremental: tasks alike decided together and committed in as few "
 		 "transactions as --max-txn-ops allows (1: one task per transaction)"),
 	WOPT_U64(max_retries, "8", 0, 1000,

@@ -87,7 +87,7 @@ static void test_bench_sched_run(void **state)
 				"reporting %llu of 2, placements %llu)",
 				&commits, &conflicts, &reporting, &placements),
 			 4);
-	/* the workers decide up to 64 tasks alike at once and commit them in as few Place
+	/* the workers decide up to 256 tasks alike at once and commit them in as few Place
 	 * transactions as the store's 128 operations allow */
 	assert_true(commits >= 300 / 64 && commits <= 300);
 	assert_int_equal(reporting, 2);
