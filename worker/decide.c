@@ -87,7 +87,7 @@ static void decide_landed(struct worker *w, const struct hold *h, uint64_t rev)
  * brings a transaction's changes together, so its counters are there too). The watch
  * may bring a commit before its answer: a hold still counted then would count the task
  * twice, and the next decisions would see that instance and its zone fuller than they
- * are (one worker's spread ended 20 to 45 tasks apart between zones). */
+ * are (one worker's spread ended 10 to 45 tasks apart between zones). */
 static bool decide_shown(const struct worker *w, const struct hold *h)
 {
 	const struct cache_task *t = cache_task(&w->cache, h->tid);

@@ -1,12 +1,15 @@
-/* worker/sched.c: the pending queue and the placement commits.
+/* worker/sched.c: the placement commits (the queue itself is worker/squeue.c).
  *
  * A task enters the pending queue when its record says PROVISIONING with desired status
  * RUNNING, and leaves it when it says anything else. Decisions are made only on a
- * complete cache (after the list), as many as --max-inflight commits allow; each commit
- * holds what it takes (worker/decide.c) until the watch shows it, so the next decisions
- * see it. A failed compare refreshes the cache from the failure branch and the task goes
- * back to the queue after a jittered backoff; after --max-retries, or when nothing fits,
- * the task is parked until the cache changes in a way that may give it room. */
+ * complete cache (after the list, once the watch has caught up with it), while fewer than
+ * --max-inflight commits are in flight: the next task and up to --batch - 1 queued tasks
+ * alike are decided on one input and committed in as few Place transactions as
+ * --max-txn-ops allows; each commit holds what it takes (worker/decide.c) until the
+ * cache shows it, so the next decisions see it. A failed compare refreshes the cache from
+ * the failure branch and the transaction's tasks go back to the queue after a jittered
+ * backoff; after --max-retries, or when nothing fits, a task is parked until the cache
+ * changes in a way that may give it room. */
 #include "worker/ptxn.h"
 #include "worker/worker.h"
 

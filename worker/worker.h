@@ -56,7 +56,8 @@ struct worker_stats {
 };
 
 /* Something this worker committed, or is committing, that its cache may not show yet:
- * decisions count it as used until the watch has passed until_rev. */
+ * decisions count it as used until the cache shows its task placed or the watch has
+ * passed until_rev. */
 struct hold {
 	struct hold *next;
 	char tid[MODEL_ID_MAX + 1]; /* the task placed */

@@ -18,24 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether inst passes every filter for in->task (place.h's list, written again). */
+/* Whether inst passes every filter for in->task (the judge of tests/unit/place_fleet.c). */
 static bool judge_fits(const struct place_input *in, const struct place_instance *inst)
 {
-	const struct place_task *t = in->task;
-	if (inst->status != PLACE_ACTIVE || t->cpu > inst->cpu_total - inst->cpu_used ||
-	    t->mem > inst->mem_total - inst->mem_used)
-		return false;
-	for (size_t p = 0; p < t->nports; p++) {
-		bool free_port = false;
-		for (size_t q = 0; q < inst->nports; q++)
-			free_port |= inst->ports[q].port == t->ports[p] && !inst->ports[q].used;
-		if (!free_port)
-			return false;
-	}
-	for (size_t c = 0; c < in->nconstraints; c++)
-		if (in->constraints[c].type == PLACE_DISTINCT_INSTANCE && inst->group_tasks > 0)
-			return false;
-	return true;
+	return fleet_fits(inst, in->task, in->constraints, in->nconstraints);
 }
 
 static const char *judge_attr(const struct place_instance *inst, const char *name)
