@@ -19,6 +19,8 @@
 #define SCHED_MAX_TASKS 1000000
 #define SCHED_MAX_WORKERS 64
 #define SCHED_MAX_ZONES 26
+#define SCHED_MAX_BATCH 1024 /* berth-worker's --batch and --max-inflight limits */
+#define SCHED_MAX_INFLIGHT 4096
 #define SCHED_TASK_CPU 128 /* what each task needs */
 #define SCHED_TASK_MEM 256
 
@@ -28,6 +30,7 @@ struct sched_config {
 	char endpoint_list[1024]; /* as given, for the workers' --endpoints */
 	char cluster[MODEL_NAME_MAX + 1];
 	uint64_t instances, tasks, workers, zones, slots; /* slots: tasks one instance holds */
+	uint64_t batch, max_inflight;                     /* the workers' options; 0: not given */
 	const char *conflict;                             /* "fine" or "coarse" */
 	struct model_strategy strategies[MODEL_STRATEGIES_MAX];
 	size_t nstrategies;
@@ -40,7 +43,8 @@ struct sched_config {
 /* What a run measured. */
 struct sched_result {
 	uint64_t placed;
-	double seconds;         /* first task write to last placement */
+	double seconds;         /* the workers' start to the last placement */
+	double e2e_seconds;     /* the first task write to the last placement */
 	struct bench_summary t; /* time to place */
 	uint64_t commits, conflicts, placements_reported;
 	uint64_t used;       /* instances holding at least one task */
@@ -57,7 +61,8 @@ struct sched_run {
 	uint64_t *placed_ns;   /* per task: when its PENDING record arrived (0: not yet) */
 	uint32_t *on_instance; /* per task: the instance's index */
 	uint64_t first_write_ns;
-	uint64_t tasks_rev; /* revision of the last task write */
+	uint64_t workers_ns; /* when the first worker was started (every task written) */
+	uint64_t tasks_rev;  /* revision of the last task write */
 	pid_t pids[SCHED_MAX_WORKERS];
 	char dir[256]; /* temporary folder of the workers' output */
 };

@@ -26,10 +26,12 @@ static void sched_out_path(const struct sched_run *run, size_t k, char *out, siz
 static int sched_start_worker(struct sched_run *run, size_t k)
 {
 	const struct sched_config *cfg = run->cfg;
-	char path[512], name[32], seed[32];
+	char path[512], name[32], seed[32], batch[32], inflight[32];
 	sched_out_path(run, k, path, sizeof(path));
 	snprintf(name, sizeof(name), "w%zu", k);
 	snprintf(seed, sizeof(seed), "%zu", k + 1);
+	snprintf(batch, sizeof(batch), "%llu", (unsigned long long)cfg->batch);
+	snprintf(inflight, sizeof(inflight), "%llu", (unsigned long long)cfg->max_inflight);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "berth-bench sched: %s: %s\n", path, strerror(errno));
@@ -44,9 +46,32 @@ static int sched_start_worker(struct sched_run *run, size_t k)
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(cfg->worker_bin, "berth-worker", "--endpoints", cfg->endpoint_list,
-		      "--cluster", cfg->cluster, "--conflict", cfg->conflict, "--name", name,
-		      "--seed", seed, "--stats-ms", "0", "--log-level", "warn", (char *)NULL);
+		const char *argv[32] = {"berth-worker",
+					"--endpoints",
+					cfg->endpoint_list,
+					"--cluster",
+					cfg->cluster,
+					"--conflict",
+					cfg->conflict,
+					"--name",
+					name,
+					"--seed",
+					seed,
+					"--stats-ms",
+					"0",
+					"--log-level",
+					"warn"};
+		size_t n = 15;
+		if (cfg->batch != 0) {
+			argv[n++] = "--batch";
+			argv[n++] = batch;
+		}
+		if (cfg->max_inflight != 0) {
+			argv[n++] = "--max-inflight";
+			argv[n++] = inflight;
+		}
+		argv[n] = NULL;
+		execv(cfg->worker_bin, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", cfg->worker_bin, strerror(errno));
 		_exit(127);
 	}
@@ -200,7 +225,8 @@ static int sched_watch(struct sched_run *run, struct sched_result *res, uint64_t
 		}
 	}
 	berth_watch_close(w);
-	res->seconds = (double)(last_ns - run->first_write_ns) / 1e9;
+	res->seconds = last_ns > run->workers_ns ? (double)(last_ns - run->workers_ns) / 1e9 : 0;
+	res->e2e_seconds = (double)(last_ns - run->first_write_ns) / 1e9;
 	return 0;
 }
 
@@ -216,6 +242,7 @@ int sched_measure(struct sched_run *run, struct sched_result *res)
 	}
 	uint64_t deadline = bench_now_ns() + (uint64_t)(cfg->timeout_s * 1e9);
 	int rv = 0;
+	run->workers_ns = bench_now_ns();
 	for (size_t k = 0; k < cfg->workers && rv == 0; k++)
 		if (sched_start_worker(run, k) != 0)
 			rv = BENCH_EXIT_FAIL;

@@ -238,6 +238,8 @@ static int apply_alloc(struct cache *c, int type, const struct reply_kv *kv,
 	*used = v;
 	if (v < old)
 		capacity(c);
+	if (v > old && c->hooks.used != NULL)
+		c->hooks.used(c, in, kv->mod_rev, c->hooks.data);
 	return 0;
 }
 

@@ -14,8 +14,8 @@
  * The cache calls its hooks after each change so the scheduler can keep its queues:
  * task (a task record was written or removed), capacity (something that may let a parked
  * task fit: an instance joined or changed, an instance came alive, a counter went down, a
- * port or placed key was removed), lost (alive/I was deleted), service. Hooks must not
- * change the cache. */
+ * port or placed key was removed), lost (alive/I was deleted), service, used (an
+ * instance's usage went up). Hooks must not change the cache. */
 #ifndef BERTH_WORKER_CACHE_H
 #define BERTH_WORKER_CACHE_H
 
@@ -37,9 +37,12 @@ struct cache_inst {
 	int64_t alive_rev;
 	int64_t cpu_used, cpu_rev; /* alloc/I/cpu and its mod_rev */
 	int64_t mem_used, mem_rev;
-	struct wmap ports; /* "port" -> (void *)1: alloc/I/port/P present */
-	uint64_t nplaced;  /* placed/I/<tid> keys */
-	size_t idx;        /* scratch for the scheduler */
+	uint64_t busy_ms;    /* the scheduler's: another worker placed on it then (loop ms) */
+	uint32_t held;       /* the scheduler's: its own placements on it in flight */
+	int64_t mine_rev[4]; /* the scheduler's: revisions of its last commits on it */
+	struct wmap ports;   /* "port" -> (void *)1: alloc/I/port/P present */
+	uint64_t nplaced;    /* placed/I/<tid> keys */
+	size_t idx;          /* scratch for the scheduler */
 };
 
 struct cache_task {
@@ -72,6 +75,8 @@ struct cache_hooks {
 	/* Called before a task is freed (its record removed, or the cache reset). */
 	void (*task_free)(struct cache *c, struct cache_task *t, void *data);
 	void *data;
+	/* alloc/I/cpu or alloc/I/mem went up, written at revision rev (may be NULL). */
+	void (*used)(struct cache *c, struct cache_inst *in, int64_t rev, void *data);
 };
 
 struct cache {

@@ -1,6 +1,7 @@
-/* worker/decide.c: one placement decision: the cache's live instances, less what this
- * worker holds for commits the cache does not show yet, as place_input; the task's
- * strategies and constraints as place's; place_choose. */
+/* worker/decide.c: placement decisions: the cache's live instances, less what this
+ * worker holds for commits the cache does not show yet, as place_input (built once for a
+ * batch of tasks alike); the tasks' strategies and constraints as place's; place_choose
+ * for one task, place_group for several. */
 #include "worker/worker.h"
 
 #include "common/err.h"
@@ -9,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* An instance another worker placed on this recently is a candidate of last resort (it
+ * is most likely filling it: going there too would conflict). */
+#define DECIDE_AVOID_MS 1000
 
 void decide_task_free(struct cache_task *t)
 {
@@ -42,6 +47,7 @@ int decide_hold(struct worker *w, const struct cache_task *t, const struct cache
 	struct hold *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return BERTH_ENOMEM;
+	snprintf(h->tid, sizeof(h->tid), "%s", t->id);
 	snprintf(h->iid, sizeof(h->iid), "%s", in->id);
 	snprintf(h->group, sizeof(h->group), "%s", t->rec.group);
 	h->cpu = t->rec.cpu;
@@ -52,7 +58,41 @@ int decide_hold(struct worker *w, const struct cache_task *t, const struct cache
 	h->attempt = attempt;
 	h->next = w->holds;
 	w->holds = h;
+	struct cache_inst *ci = cache_inst(&w->cache, in->id);
+	if (ci != NULL)
+		ci->held++;
 	return 0;
+}
+
+/* A hold of this worker's stops being in flight: committed at rev (0: failed). */
+static void decide_landed(struct worker *w, const struct hold *h, uint64_t rev)
+{
+	struct cache_inst *in = cache_inst(&w->cache, h->iid);
+	if (in == NULL)
+		return;
+	if (in->held > 0) /* a list in between starts the instance again at 0 */
+		in->held--;
+	if (rev == 0)
+		return;
+	size_t n = sizeof(in->mine_rev) / sizeof(in->mine_rev[0]), i = 0;
+	while (i < n && in->mine_rev[i] != (int64_t)rev)
+		i++;
+	if (i < n)
+		return; /* a transaction of several tasks there */
+	memmove(in->mine_rev + 1, in->mine_rev, (n - 1) * sizeof(in->mine_rev[0]));
+	in->mine_rev[0] = (int64_t)rev;
+}
+
+/* Whether the cache shows what a hold holds: its task placed on its instance (the watch
+ * brings a transaction's changes together, so its counters are there too). The watch
+ * may bring a commit before its answer: a hold still counted then would count the task
+ * twice, and the next decisions would see that instance and its zone fuller than they
+ * are (one worker's spread ended 10 to 45 tasks apart between zones). */
+static bool decide_shown(const struct worker *w, const struct hold *h)
+{
+	const struct cache_task *t = cache_task(&w->cache, h->tid);
+	return t == NULL || (t->rec.last_status != MODEL_TASK_PROVISIONING &&
+			     t->rec.instance != NULL && strcmp(t->rec.instance, h->iid) == 0);
 }
 
 void decide_unhold(struct worker *w, uint64_t attempt, uint64_t rev)
@@ -63,7 +103,8 @@ void decide_unhold(struct worker *w, uint64_t attempt, uint64_t rev)
 			p = &h->next;
 			continue;
 		}
-		if (rev != 0 && rev > w->cache.rev) {
+		decide_landed(w, h, rev);
+		if (rev != 0 && !decide_shown(w, h)) {
 			h->until_rev = rev;
 			p = &h->next;
 			continue;
@@ -80,7 +121,7 @@ void sched_caught_up(struct worker *w)
 {
 	for (struct hold **p = &w->holds; *p != NULL;) {
 		struct hold *h = *p;
-		if (h->until_rev != 0 && h->until_rev <= w->cache.rev) {
+		if (h->until_rev != 0 && (h->until_rev <= w->cache.rev || decide_shown(w, h))) {
 			*p = h->next;
 			free(h);
 		} else {
@@ -201,6 +242,7 @@ static void decide_instance(struct worker *w, size_t n, struct cache_inst *in,
 	p->nports = np;
 	p->attrs = in->attrs;
 	p->nattrs = in->rec.nattributes;
+	p->avoid = in->busy_ms != 0 && uv_now(w->loop) < in->busy_ms + DECIDE_AVOID_MS;
 	int64_t g = cache_group(&w->cache, t->group, in->id);
 	p->group_tasks = g > 0 ? (uint32_t)g : 0;
 }
@@ -210,7 +252,7 @@ static void decide_apply_holds(struct worker *w, size_t n, const struct model_ta
 {
 	for (const struct hold *h = w->holds; h != NULL; h = h->next) {
 		struct cache_inst *in = cache_inst(&w->cache, h->iid);
-		if (in == NULL || in->idx >= n || w->pc[in->idx] != in)
+		if (in == NULL || in->idx >= n || w->pc[in->idx] != in || decide_shown(w, h))
 			continue;
 		struct place_instance *p = &w->pi[in->idx];
 		p->cpu_used += h->cpu;
@@ -224,17 +266,20 @@ static void decide_apply_holds(struct worker *w, size_t n, const struct model_ta
 	}
 }
 
-int decide_task(struct worker *w, struct cache_task *t, struct cache_inst **inst,
-		struct place_result *res, char *err, size_t errlen)
+int decide_tasks(struct worker *w, struct cache_task **ts, size_t n, struct cache_inst **insts,
+		 size_t *placed, struct place_result *res, char *err, size_t errlen)
 {
 	struct place_constraint pc[MODEL_CONSTRAINTS_MAX];
 	struct place_strategy ps[MODEL_STRATEGIES_MAX];
-	const struct model_task *r = &t->rec;
+	size_t chosen[WORKER_BATCH_MAX];
+	const struct model_task *r = &ts[0]->rec;
 	const char *k;
 	void *v;
-	size_t n = 0, chosen;
-	*inst = NULL;
-	int rc = decide_rules(t, pc, ps, err, errlen);
+	size_t ni = 0;
+	*placed = 0;
+	if (n == 0 || n > WORKER_BATCH_MAX)
+		return BERTH_EBADREQ;
+	int rc = decide_rules(ts[0], pc, ps, err, errlen);
 	if (rc != 0)
 		return rc;
 	if (decide_grow(w, w->cache.insts.n) != 0)
@@ -243,15 +288,18 @@ int decide_task(struct worker *w, struct cache_task *t, struct cache_inst **inst
 		struct cache_inst *in = v;
 		in->idx = SIZE_MAX;
 		if (in->has_rec && in->alive)
-			decide_instance(w, n++, in, r);
+			decide_instance(w, ni++, in, r);
 	}
-	decide_apply_holds(w, n, r);
+	decide_apply_holds(w, ni, r);
 	struct place_task pt = {r->cpu, r->memory, r->host_ports, r->nhost_ports};
-	struct place_input in = {w->pi, n, &pt, pc, r->nconstraints, ps, r->nstrategies};
-	rc = place_choose(&in, &w->rng, &chosen, 1, res, err, errlen);
-	if (rc != 0)
-		return rc;
-	if (res->chosen != PLACE_NONE)
-		*inst = w->pc[res->chosen];
-	return 0;
+	struct place_input in = {w->pi, ni, &pt, pc, r->nconstraints, ps, r->nstrategies};
+	if (n == 1) {
+		rc = place_choose(&in, &w->rng, chosen, 1, res, err, errlen);
+		*placed = rc == 0 && res->chosen != PLACE_NONE;
+	} else {
+		rc = place_group(&in, n, &w->rng, chosen, placed, res, err, errlen);
+	}
+	for (size_t i = 0; rc == 0 && i < *placed; i++)
+		insts[i] = w->pc[chosen[i]];
+	return rc;
 }

@@ -1,6 +1,6 @@
 /* worker/place.c: the placement decision: filters, keys for each strategy, ranking with
- * random tie-breaks, applying a decision, placing a group. Inputs are checked by
- * place_check.c first. */
+ * random tie-breaks, applying a decision. Inputs are checked by place_input.c first;
+ * groups of tasks are placed by place_group.c. */
 #include "worker/place.h"
 #include "worker/place_int.h"
 
@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A candidate and its sort keys: one per strategy, then the random tie-break. */
+/* A candidate and its sort keys: avoid, one per strategy, then the random tie-break. */
 struct cand {
 	size_t idx;
+	bool avoid;
 	uint64_t key[PLACE_MAX_STRATEGIES + 1];
 };
 
@@ -57,7 +58,7 @@ static enum place_reason fits(const struct place_instance *inst, const struct pl
 	return PLACE_R_OK;
 }
 
-static enum place_reason filter(const struct place_input *in, const struct place_instance *inst)
+enum place_reason place_filter(const struct place_input *in, const struct place_instance *inst)
 {
 	if (inst->status != PLACE_ACTIVE)
 		return PLACE_R_DRAINING;
@@ -78,6 +79,8 @@ static enum place_reason filter(const struct place_input *in, const struct place
 static int cand_cmp(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
+	if (x->avoid != y->avoid)
+		return x->avoid ? 1 : -1;
 	for (size_t i = 0; i < PLACE_MAX_STRATEGIES + 1; i++)
 		if (x->key[i] != y->key[i])
 			return x->key[i] < y->key[i] ? -1 : 1;
@@ -114,7 +117,7 @@ static int strategy_keys(const struct place_input *in, const struct place_strate
 }
 
 /* The main reason nothing fits: the filter that refused most (later ones win ties). */
-static enum place_reason main_reason(const struct place_result *out, size_t n)
+enum place_reason place_main_reason(const struct place_result *out, size_t n)
 {
 	if (n == 0)
 		return PLACE_R_NO_INSTANCES;
@@ -139,15 +142,15 @@ int place_choose(const struct place_input *in, uint64_t *rng, size_t *ranked, si
 		goto err_nomem;
 	size_t nc = 0;
 	for (size_t i = 0; i < in->ninstances; i++) {
-		enum place_reason r = filter(in, &in->instances[i]);
+		enum place_reason r = place_filter(in, &in->instances[i]);
 		if (r == PLACE_R_OK)
-			c[nc++] = (struct cand){.idx = i};
+			c[nc++] = (struct cand){.idx = i, .avoid = in->instances[i].avoid};
 		else
 			out->rejected[r]++;
 	}
 	out->candidates = nc;
 	if (nc == 0) {
-		out->reason = main_reason(out, in->ninstances);
+		out->reason = place_main_reason(out, in->ninstances);
 		free(c);
 		return 0;
 	}
@@ -198,26 +201,6 @@ int place_apply(struct place_instance *inst, const struct place_task *task)
 	for (size_t i = 0; i < task->nports; i++)
 		port_find(inst, task->ports[i])->used = true;
 	inst->group_tasks++;
-	return 0;
-}
-
-int place_group(const struct place_input *in, size_t count, uint64_t *rng, size_t *chosen,
-		size_t *placed, struct place_result *last, char *err, size_t errlen)
-{
-	*placed = 0;
-	memset(last, 0, sizeof(*last));
-	last->chosen = PLACE_NONE;
-	for (size_t i = 0; i < count; i++) {
-		int rv = place_choose(in, rng, NULL, 0, last, err, errlen);
-		if (rv != 0)
-			return rv;
-		if (last->chosen == PLACE_NONE)
-			return 0;
-		rv = place_apply(&in->instances[last->chosen], in->task);
-		assert(rv == 0); /* place_choose checked that it fits */
-		chosen[i] = last->chosen;
-		(*placed)++;
-	}
 	return 0;
 }
 

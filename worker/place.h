@@ -11,9 +11,11 @@
  *	ports       every host port the task needs is offered by the instance and free
  *	constraints in the order given: distinctInstance (no task of the group on it yet),
  *	            memberOf (the instance matches the cluster query)
- * Ranking: the candidates are ordered by the first strategy; equals by the next; equals
- * after the whole chain in random order (so that workers deciding at once on the same
- * state tend to choose different instances and conflict less):
+ * Ranking: candidates the caller marks `avoid` (another worker is placing tasks on them)
+ * come after all the others; then the candidates are ordered by the first strategy;
+ * equals by the next; equals after the whole chain in random order (so that workers
+ * deciding at once on the same state tend to choose different instances and conflict
+ * less):
  *	binpack cpu|memory   least of that resource left first (fill instances up)
  *	spread instanceId    fewest tasks of the group on the instance first
  *	spread attribute:X   fewest tasks of the group on instances with the same value of X
@@ -55,6 +57,7 @@ struct place_instance {
 	const struct query_attr *attrs; /* what memberOf and spread attribute:X read */
 	size_t nattrs;
 	uint32_t group_tasks; /* tasks of the placed task's group already on this instance */
+	bool avoid;           /* a candidate of last resort (another scheduler is filling it) */
 };
 
 /* What one task needs. */

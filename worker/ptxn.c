@@ -156,6 +156,32 @@ out:
 	return rc;
 }
 
+size_t ptxn_place_fit(const struct ptxn_pick *picks, size_t n, size_t max_ops)
+{
+	size_t cmp = 0, succ = 0, fail = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct model_task *t = &picks[i].task->rec;
+		bool new_inst = true, new_group = true, distinct = false;
+		for (size_t j = 0; j < i; j++) {
+			if (picks[j].inst != picks[i].inst)
+				continue;
+			new_inst = false;
+			if (strcmp(picks[j].task->rec.group, t->group) == 0) {
+				new_group = false;
+				distinct |= has_distinct(&picks[j].task->rec);
+			}
+		}
+		size_t c = cmp + 1 + t->nhost_ports + (new_inst ? 4 : 0) +
+			   (has_distinct(t) && !distinct ? 1 : 0);
+		size_t s = succ + 2 + t->nhost_ports + (new_inst ? 2 : 0) + (new_group ? 1 : 0);
+		size_t f = fail + 1 + (new_inst ? 3 : 0);
+		if (i > 0 && (c > max_ops || s > max_ops || f > max_ops))
+			return i;
+		cmp = c, succ = s, fail = f;
+	}
+	return n;
+}
+
 int ptxn_release_lost(struct txb *b, const char *cluster, const struct cache_task *t,
 		      const char *reason, uint64_t now_ms, char *err, size_t errlen)
 {

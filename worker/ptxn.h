@@ -34,6 +34,14 @@ struct ptxn_pick {
 int ptxn_place(struct txb *b, const char *cluster, enum ptxn_conflict mode,
 	       const struct ptxn_pick *picks, size_t n, uint64_t now_ms, char *err, size_t errlen);
 
+/* How many of picks[0..n) (a prefix, at least 1 when n >= 1) one Place transaction
+ * holds when the store takes at most max_ops compares and max_ops operations per branch
+ * (its --max-txn-ops), counted as ptxn_place builds it: per task 1 compare, 2 puts and
+ * 1 read, plus 1 compare and 1 put per host port; per instance 4 compares, 2 adds and
+ * 3 reads; per (group, instance) 1 add, and 1 compare with distinctInstance. A single
+ * pick that exceeds the bounds is still counted 1: the store refuses it, as before. */
+size_t ptxn_place_fit(const struct ptxn_pick *picks, size_t n, size_t max_ops);
+
 /* The release of a lost instance's task t (placed: PENDING or RUNNING on an instance):
  * compare R(tasks/T) and version(alive/I) = 0; put the task STOPPED (desired and last)
  * with reason; give back cpu, memory, ports, the group counter and the placed key. The

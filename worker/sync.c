@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#define SYNC_PAGE 1000    /* keys per list page */
+#define SYNC_PAGE 10000   /* keys per list page (the store cuts a page at 3 MiB) */
 #define SYNC_RETRY_MS 200 /* a failed page is asked for again after this */
 
 static void sync_list_page(struct worker *w);
@@ -61,6 +61,7 @@ static void sync_relist(struct worker *w)
 	w->phase = WORKER_LISTING;
 	w->list_from_len = 0;
 	w->list_rev = 0;
+	w->ready_rev = 0;
 	sync_list_page(w);
 }
 
@@ -138,6 +139,7 @@ static void sync_page_cb(struct berth_result *res, const char *errmsg, void *dat
 	const struct reply_op *op = &res->resp.reply.ops[0];
 	if (w->list_rev == 0)
 		w->list_rev = res->resp.reply.rev;
+	w->ready_rev = res->resp.hdr.rev;
 	for (uint32_t i = 0; i < op->nkvs; i++)
 		if (cache_apply(&w->cache, MSG_OP_PUT, &op->kvs[i]) != 0) {
 			log_error("out of memory listing %s", w->cache.prefix);

@@ -26,6 +26,9 @@ static const struct opttab_opt wconfig_opts[] = {
 	WOPT_STR(commit, "incremental",
 		 "incremental: one transaction per task; group: the queued tasks of one RunTask "
 		 "(same group and startedBy) all or nothing"),
+	WOPT_U64(batch, "256", 1, WCONFIG_BATCH_MAX,
+		 "incremental: tasks alike decided together and committed in as few "
+		 "transactions as --max-txn-ops allows (1: one task per transaction)"),
 	WOPT_U64(max_retries, "8", 0, 1000,
 		 "placement attempts after a conflict before a task is parked"),
 	WOPT_U64(seed, "0", 0, UINT64_MAX,
@@ -33,7 +36,8 @@ static const struct opttab_opt wconfig_opts[] = {
 	WOPT_U64(stats_ms, "10000", 0, 86400000, "statistics every this many ms (0: only at exit)"),
 	WOPT_STR(log_level, "info",
 		 "error, warn, info or debug (default: $BERTH_LOG_LEVEL, or info)"),
-	WOPT_U64(max_inflight, "64", 1, 4096, "placement transactions in flight at once"),
+	WOPT_U64(max_inflight, "8", 1, 4096,
+		 "placement transactions in flight at once (each up to --batch tasks)"),
 	WOPT_U64(timeout_ms, "5000", 100, 600000, "deadline of each call to the store"),
 	WOPT_U64(max_txn_ops, "128", 16, 65536,
 		 "the store's --max-txn-ops: the largest group commit"),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #define WCONFIG_MAX_ENDPOINTS 16
+#define WCONFIG_BATCH_MAX 1024 /* --batch */
 
 enum wconfig_result { WCONFIG_OK = 0, WCONFIG_HELP, WCONFIG_ERROR };
 
@@ -20,6 +21,7 @@ struct wconfig {
 	char name[128];
 	char conflict[16]; /* fine | coarse */
 	char commit[16];   /* incremental | group */
+	uint64_t batch;    /* tasks decided together (incremental) */
 	uint64_t max_retries;
 	uint64_t seed; /* 0: from getrandom */
 	uint64_t stats_ms;

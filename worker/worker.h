@@ -6,9 +6,11 @@
  *   worker.c   lifecycle: handle, signals, statistics timer, orderly stop
  *   sync.c     the cache's feed: a paged serializable list at R, a watch from R,
  *              a new list when the watch ends with BERTH_ECOMPACTED
- *   sched.c    the pending queue and the placement commits: decisions, holds on what is
- *              in flight, conflicts, retries with backoff, parking
- *   decide.c   one decision: the cache (and holds) as place_input, place_choose
+ *   sched.c    the placement commits: decisions, holds on what is in flight,
+ *              conflicts, retries with backoff, parking
+ *   squeue.c   the pending queue (buckets by task id hash) and the parked list
+ *   decide.c   decisions: the cache (and holds) as place_input, place_choose or
+ *              place_group for a batch of tasks alike
  *   lost.c     releasing the tasks of instances whose alive key is gone
  *   service.c  service reconciliation
  *   stats.c    counters and latency histograms
@@ -25,6 +27,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+
+#define WORKER_BATCH_MAX WCONFIG_BATCH_MAX
+#define SQUEUE_BUCKETS 16
+
+/* Where a task is: cache_task.queue. */
+enum { Q_NONE, Q_PENDING, Q_PARKED, Q_BAD };
 
 /* A latency histogram: power-of-two buckets of microseconds. */
 #define STATS_BUCKETS 40
@@ -48,9 +56,11 @@ struct worker_stats {
 };
 
 /* Something this worker committed, or is committing, that its cache may not show yet:
- * decisions count it as used until the watch has passed until_rev. */
+ * decisions count it as used until the cache shows its task placed or the watch has
+ * passed until_rev. */
 struct hold {
 	struct hold *next;
+	char tid[MODEL_ID_MAX + 1]; /* the task placed */
 	char iid[MODEL_ID_MAX + 1];
 	char group[MODEL_GROUP_MAX + 1];
 	int64_t cpu, mem;
@@ -75,12 +85,17 @@ struct worker {
 	char list_from[MODEL_KEY_MAX + 1]; /* the next page starts here */
 	size_t list_from_len;
 	uint64_t list_rev;
-	uint64_t lists; /* lists done (1 + re-lists) */
+	uint64_t ready_rev; /* the member's revision when the list ended: decisions wait until
+			     * the watch has reached it (a long list leaves the cache stale) */
+	uint64_t lists;     /* lists done (1 + re-lists) */
 	bool list_busy;
 	uv_timer_t sync_timer; /* a list page to try again */
 
-	/* sched.c: tasks waiting for a decision, and tasks nothing could hold */
-	struct cache_task pending, parked; /* list heads */
+	/* sched.c, squeue.c: tasks waiting for a decision (in buckets by a hash of their id),
+	 * and tasks nothing could hold */
+	struct cache_task pending[SQUEUE_BUCKETS], parked; /* list heads */
+	uint64_t foreign_ms[SQUEUE_BUCKETS]; /* another worker placed a queued task (loop ms) */
+	size_t qstart;                       /* the bucket this worker takes from first */
 	size_t npending, nparked;
 	bool wake;         /* the cache changed in a way that may let parked tasks fit */
 	bool retry_parked; /* a task ran out of retries: parked tasks wake at the next tick */
@@ -141,12 +156,37 @@ void sched_pump(struct worker *w);
 /* The watch or a list has reached cache.rev: holds it has passed end. */
 void sched_caught_up(struct worker *w);
 
+/* squeue.c */
+/* Empty queues; the first bucket drawn from w->rng. */
+void squeue_init(struct worker *w);
+/* Takes t out of its queue (if any): queue Q_NONE. */
+void squeue_unlink(struct worker *w, struct cache_task *t);
+/* Puts t at the front or back of the pending queue (its bucket) or the parked list. */
+void squeue_push(struct worker *w, struct cache_task *t, int q, bool front);
+/* A queued task was placed or stopped by someone else: its bucket is another worker's
+ * for a while. Nothing when t is not pending. */
+void squeue_foreign(struct worker *w, const struct cache_task *t);
+/* A transaction of this worker conflicted on task tid, placed by another worker
+ * meanwhile: its bucket is another worker's for a while (sooner than the watch says). */
+void squeue_taken(struct worker *w, const char *tid);
+/* The pending task to decide next (still queued), or NULL. */
+struct cache_task *squeue_first(const struct worker *w);
+/* pred(first, t, ctx): 1 take t, 0 leave it, -1 stop. */
+typedef int (*squeue_pred)(const struct cache_task *first, const struct cache_task *t, void *ctx);
+/* Takes first (from squeue_first) and the pending tasks after it, bucket after bucket,
+ * that pred accepts, into out[0..n) (out[0] is first), at most max of them and looking
+ * at most scan_max deep; they leave the queue (Q_NONE). Returns n >= 1. */
+size_t squeue_take(struct worker *w, struct cache_task *first, squeue_pred pred, void *ctx,
+		   struct cache_task **out, size_t max, size_t scan_max);
+
 /* decide.c */
-/* Chooses an instance for t with the cache and the holds: 0 with *inst (NULL: nothing
- * fits, reason in *res), or an error (the task is unplaceable as written, message in
- * err). */
-int decide_task(struct worker *w, struct cache_task *t, struct cache_inst **inst,
-		struct place_result *res, char *err, size_t errlen);
+/* Chooses instances for ts[0..n) (1 <= n <= WORKER_BATCH_MAX), tasks alike (the same
+ * resources, ports, group, strategies and constraints: ts[0]'s are used), one after
+ * another on one input built from the cache and the holds: insts[0..*placed) for the
+ * first *placed tasks; the rest fit nowhere (the last decision in *res). 0, or an error
+ * (ts[0] is unplaceable as written, message in err). */
+int decide_tasks(struct worker *w, struct cache_task **ts, size_t n, struct cache_inst **insts,
+		 size_t *placed, struct place_result *res, char *err, size_t errlen);
 /* Frees a task's compiled queries (a cache hook). */
 void decide_task_free(struct cache_task *t);
 void decide_close(struct worker *w);

@@ -87,7 +87,9 @@ static void test_bench_sched_run(void **state)
 				"reporting %llu of 2, placements %llu)",
 				&commits, &conflicts, &reporting, &placements),
 			 4);
-	assert_int_equal(commits, 300); /* one Place transaction per task */
+	/* the workers decide up to 256 tasks alike at once and commit them in as few Place
+	 * transactions as the store's 128 operations allow */
+	assert_true(commits >= 300 / 64 && commits <= 300);
 	assert_int_equal(reporting, 2);
 	assert_int_equal(placements, 300);
 	assert_non_null(at = strstr(out, "  quality: "));
@@ -100,6 +102,8 @@ static void test_bench_sched_run(void **state)
 	assert_true(used >= 20 && used <= 30);
 	assert_true(diff <= 30); /* spread over 3 zones first: 100 each when even */
 	assert_non_null(strstr(out, "time to place: p50 "));
+	assert_non_null(strstr(out, "from the workers' start: "));
+	assert_non_null(strstr(out, "  end to end (from the first task write, "));
 	struct berth *b = cluster_client(&f->c, leader, 5000);
 	assert_non_null(b);
 	t_absent(b, "/berth/c/tb/instances/i000000");
@@ -114,6 +118,9 @@ static void test_bench_sched_run(void **state)
 		{{"--conflict", "medium", "--cluster", "tbad", NULL}, "--conflict: fine or coarse"},
 		{{"--tasks", "0", "--cluster", "tbad", NULL}, "--tasks: expected an integer"},
 		{{"--workers", "65", "--cluster", "tbad", NULL}, "--workers: expected an integer"},
+		{{"--batch", "0", "--cluster", "tbad", NULL}, "--batch: expected an integer"},
+		{{"--max-inflight", "4097", "--cluster", "tbad", NULL},
+		 "--max-inflight: expected an integer"},
 		{{"--instances", "2", "--tasks", "100", "--slots", "1", "--cluster", "tbad", NULL},
 		 "cannot hold 100 tasks"},
 		{{"--strategy", "binpack:disk", "--cluster", "tbad", NULL}, "--strategy"},

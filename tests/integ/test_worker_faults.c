@@ -20,7 +20,8 @@
 static void test_worker_killed_mid_commit(void **state)
 {
 	struct worker_fix *f = *state;
-	const char *few[] = {"--max-inflight", "4", NULL};
+	/* Few tasks in flight, so that it is still placing when it is killed. */
+	const char *few[] = {"--max-inflight", "4", "--batch", "2", NULL};
 	wf_cluster(f);
 	uint64_t lease = wf_lease(f, 60);
 	struct wf_fleet fleet = {"k", 10, 2, 65536, 131072, 9000, 9099};

@@ -1,4 +1,4 @@
-/* tests/unit/place_fleet.c: fleets of instances for the placement tests. */
+/* tests/unit/place_fleet.c: fleets of instances for the placement tests, and their judge. */
 #include "tests/unit/place_fleet.h"
 
 #include <assert.h>
@@ -48,4 +48,27 @@ uint32_t fleet_zone_spread(const struct fleet *f, const char *const *zones, size
 		hi = tasks > hi ? tasks : hi;
 	}
 	return hi - lo;
+}
+
+bool fleet_fits(const struct place_instance *inst, const struct place_task *t,
+		const struct place_constraint *cs, size_t ncs)
+{
+	if (inst->status != PLACE_ACTIVE || inst->cpu_total - inst->cpu_used < t->cpu ||
+	    inst->mem_total - inst->mem_used < t->mem)
+		return false;
+	for (size_t p = 0; p < t->nports; p++) {
+		bool free_port = false;
+		for (size_t k = 0; k < inst->nports; k++)
+			free_port |= inst->ports[k].port == t->ports[p] && !inst->ports[k].used;
+		if (!free_port)
+			return false;
+	}
+	for (size_t c = 0; c < ncs; c++) {
+		if (cs[c].type == PLACE_DISTINCT_INSTANCE && inst->group_tasks > 0)
+			return false;
+		if (cs[c].type == PLACE_MEMBER_OF &&
+		    !query_match(cs[c].query, inst->id, inst->attrs, inst->nattrs))
+			return false;
+	}
+	return true;
 }

@@ -1,5 +1,5 @@
-/* tests/unit/place_fleet.h: fleets of instances for the placement tests: each instance
- * with its id, zone, resources and host ports in storage of its own. */
+/* tests/unit/place_fleet.h: fleets of instances for the placement tests (each instance
+ * with its id, zone, resources and host ports in storage of its own), and their judge. */
 #ifndef BERTH_TESTS_PLACE_FLEET_H
 #define BERTH_TESTS_PLACE_FLEET_H
 
@@ -24,5 +24,10 @@ struct place_instance *fleet_add(struct fleet *f, const char *zone, int64_t cpu,
  * zone over the zones given. */
 size_t fleet_used(const struct fleet *f);
 uint32_t fleet_zone_spread(const struct fleet *f, const char *const *zones, size_t nzones);
+
+/* The placement tests' judge, written apart from place.c: whether inst passes every
+ * filter for t under the constraints cs[0..ncs). */
+bool fleet_fits(const struct place_instance *inst, const struct place_task *t,
+		const struct place_constraint *cs, size_t ncs);
 
 #endif

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "client/model.h"
+#include "client/model_field.h"
 #include "common/err.h"
 #include "tests/unit/codec_lit.h"
 #include "tests/unit/model_sample.h"
@@ -336,12 +337,53 @@ static void test_model_records_truncation(void **state)
 	}
 }
 
+/* The error path of a field (model_field_push, _push_index) as snprintf wrote it, cut at
+ * the buffer's end included: names and indexes pushed until far past 200 bytes. */
+static void test_model_records_field_path(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"",
+					    "a",
+					    "containers",
+					    "portMappings",
+					    "placementConstraints",
+					    "x234567890123456789012345"};
+	static const size_t idx[] = {0, 7, 10, 65535, SIZE_MAX};
+	for (size_t start = 0; start < 6; start++) {
+		struct model_path p = {0};
+		char ref[200] = "";
+		size_t rlen = 0;
+		for (size_t k = 0; k < 40; k++) {
+			size_t old = p.len;
+			int n;
+			if ((start + k) % 3 == 2) {
+				size_t i = idx[(start + k) % 5];
+				assert_int_equal(model_field_push_index(&p, i), old);
+				n = snprintf(ref + rlen, sizeof(ref) - rlen, "[%zu]", i);
+			} else {
+				const char *name = names[(start + k) % 6];
+				assert_int_equal(model_field_push(&p, name), old);
+				n = snprintf(ref + rlen, sizeof(ref) - rlen, "%s%s",
+					     rlen > 0 ? "." : "", name);
+			}
+			if (n > 0)
+				rlen += (size_t)n < sizeof(ref) - rlen ? (size_t)n
+								       : sizeof(ref) - rlen - 1;
+			assert_int_equal(p.len, rlen);
+			assert_string_equal(p.at, ref);
+		}
+		model_field_pop(&p, 3);
+		assert_int_equal(strlen(p.at), 3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model_records_round_trip),
 		cmocka_unit_test(test_model_records_fields),
 		cmocka_unit_test(test_model_records_json_text),
+		cmocka_unit_test(test_model_records_field_path),
 		cmocka_unit_test(test_model_records_truncation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -226,6 +226,37 @@ static void test_place_binpack(void **state)
 	assert_int_equal(res.reason, PLACE_R_CPU);
 }
 
+/* avoid: a candidate of last resort, whatever the strategies say. */
+static void test_place_avoid(void **state)
+{
+	(void)state;
+	static struct fleet f;
+	memset(&f, 0, sizeof(f));
+	fleet_add(&f, "a", 1000, 4000)->cpu_used = 800; /* binpack's pick... */
+	f.inst[0].avoid = true;                         /* ...but another worker fills it */
+	fleet_add(&f, "a", 1000, 4000)->cpu_used = 500;
+	fleet_add(&f, "a", 1000, 4000);
+	struct place_strategy cpu = {PLACE_BINPACK, PLACE_FIELD_CPU, NULL};
+	struct place_input in = input(&f, &small);
+	in.strategies = &cpu;
+	in.nstrategies = 1;
+	struct place_result res;
+	uint64_t rng = 3;
+	assert_int_equal(choose(&in, &rng, &res), 1);
+	assert_int_equal(res.candidates, 3);
+	f.inst[1].avoid = f.inst[2].avoid = true; /* all avoided: binpack again */
+	assert_int_equal(choose(&in, &rng, &res), 0);
+	f.inst[1].avoid = f.inst[2].avoid = false;
+	f.inst[1].cpu_used = f.inst[2].cpu_used = 1000; /* the others full: the avoided one */
+	assert_int_equal(choose(&in, &rng, &res), 0);
+	size_t chosen[4], placed;
+	char err[200];
+	f.inst[1].cpu_used = f.inst[2].cpu_used = 900;
+	assert_int_equal(place_group(&in, 4, &rng, chosen, &placed, &res, err, sizeof(err)), 0);
+	assert_int_equal(placed, 4); /* 1 and 2 first (one slot each), then 0 (two) */
+	assert_true(chosen[2] == 0 && chosen[3] == 0);
+}
+
 static void test_place_spread(void **state)
 {
 	(void)state;
@@ -395,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_place_distinct_instance),
 		cmocka_unit_test(test_place_member_of),
 		cmocka_unit_test(test_place_binpack),
+		cmocka_unit_test(test_place_avoid),
 		cmocka_unit_test(test_place_spread),
 		cmocka_unit_test(test_place_chain),
 		cmocka_unit_test(test_place_ranked),

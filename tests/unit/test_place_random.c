@@ -263,30 +263,6 @@ static void test_place_random_bad_inputs(void **state)
 	query_free(q);
 }
 
-/* The judge: whether inst passes every filter for t under the constraints. */
-static bool judge_fits(const struct place_instance *inst, const struct place_task *t,
-		       const struct place_constraint *cs, size_t ncs)
-{
-	if (inst->status != PLACE_ACTIVE || inst->cpu_total - inst->cpu_used < t->cpu ||
-	    inst->mem_total - inst->mem_used < t->mem)
-		return false;
-	for (size_t p = 0; p < t->nports; p++) {
-		bool free_port = false;
-		for (size_t k = 0; k < inst->nports; k++)
-			free_port |= inst->ports[k].port == t->ports[p] && !inst->ports[k].used;
-		if (!free_port)
-			return false;
-	}
-	for (size_t c = 0; c < ncs; c++) {
-		if (cs[c].type == PLACE_DISTINCT_INSTANCE && inst->group_tasks > 0)
-			return false;
-		if (cs[c].type == PLACE_MEMBER_OF &&
-		    !query_match(cs[c].query, inst->id, inst->attrs, inst->nattrs))
-			return false;
-	}
-	return true;
-}
-
 /* Thousands of placements of random tasks with random rules on a random fleet: never
  * an instance over capacity or a port held twice; nothing chosen only when the judge
  * finds no instance either; a binpack choice has the least left of all that fit. */
@@ -342,17 +318,17 @@ static void test_place_random_never_overcommits(void **state)
 		assert_int_equal(place_choose(&in, &seed, NULL, 0, &res, err, sizeof(err)), 0);
 		size_t fitting = 0;
 		for (size_t i = 0; i < f.n; i++)
-			fitting += judge_fits(&f.inst[i], &t, cs, in.nconstraints);
+			fitting += fleet_fits(&f.inst[i], &t, cs, in.nconstraints);
 		assert_int_equal(res.candidates, fitting);
 		if (res.chosen == PLACE_NONE) {
 			refused++;
 			continue;
 		}
 		const struct place_instance *c = &f.inst[res.chosen];
-		assert_true(judge_fits(c, &t, cs, in.nconstraints));
+		assert_true(fleet_fits(c, &t, cs, in.nconstraints));
 		if (st[0].type == PLACE_BINPACK)
 			for (size_t i = 0; i < f.n; i++)
-				if (judge_fits(&f.inst[i], &t, cs, in.nconstraints))
+				if (fleet_fits(&f.inst[i], &t, cs, in.nconstraints))
 					assert_true(f.inst[i].cpu_total - f.inst[i].cpu_used >=
 						    c->cpu_total - c->cpu_used);
 		assert_int_equal(place_apply(&f.inst[res.chosen], &t), 0);

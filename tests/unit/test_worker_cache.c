@@ -17,7 +17,8 @@
 #include <string.h>
 
 struct seen {
-	unsigned tasks, removed, capacity, lost, services, freed;
+	unsigned tasks, removed, capacity, lost, services, freed, used;
+	int64_t used_rev;
 };
 
 static void h_task(struct cache *c, struct cache_task *t, bool removed, void *data)
@@ -50,6 +51,15 @@ static void h_free(struct cache *c, struct cache_task *t, void *data)
 	(void)c;
 	(void)t;
 	((struct seen *)data)->freed++;
+}
+
+static void h_used(struct cache *c, struct cache_inst *in, int64_t rev, void *data)
+{
+	struct seen *s = data;
+	(void)c;
+	(void)in;
+	s->used++;
+	s->used_rev = rev;
 }
 
 /* Applies key = value (len bytes; NULL: a delete) at mod_rev. */
@@ -105,7 +115,7 @@ static void put_task(struct cache *c, const char *tid, enum model_task_status st
 static void test_worker_cache_tables(void **state)
 {
 	struct seen s = {0};
-	struct cache_hooks hooks = {h_task, h_capacity, h_lost, h_service, h_free, &s};
+	struct cache_hooks hooks = {h_task, h_capacity, h_lost, h_service, h_free, &s, h_used};
 	struct cache c;
 	(void)state;
 	assert_int_equal(cache_init(&c, "bad/name", &hooks), BERTH_EBADREQ);
@@ -124,9 +134,12 @@ static void test_worker_cache_tables(void **state)
 	assert_int_equal(apply_int(&c, "/berth/c/cl/alloc/i-1/cpu", 100, 15), 0);
 	assert_int_equal(in->cpu_used, 300);
 	assert_int_equal(in->cpu_rev, 20);
+	assert_int_equal(s.used, 1); /* usage went up (the ignored older value is not told) */
+	assert_int_equal(s.used_rev, 20);
 	unsigned cap = s.capacity;
 	assert_int_equal(apply_int(&c, "/berth/c/cl/alloc/i-1/cpu", 200, 21), 0);
 	assert_int_equal(s.capacity, cap + 1);
+	assert_int_equal(s.used, 1); /* down: capacity, not used */
 	assert_int_equal(apply(&c, "/berth/c/cl/alloc/i-1/cpu", NULL, 0, 22), 0);
 	assert_int_equal(in->cpu_used, 0);
 	/* A counter that is not an integer reads 0 and is counted as bad. */

@@ -275,6 +275,58 @@ static void test_worker_ptxn_group_commit(void **state)
 	assert_null(t_get(&f->t, "/berth/c/" CL "/placed/i-2/g5"));
 }
 
+/* The compares and the operations of each branch of the Place of picks[0..n). */
+static void fx_counts(const struct ptxn_pick *picks, size_t n, size_t *most)
+{
+	struct txb b;
+	struct msg_txn txn;
+	char err[256];
+	txb_init(&b);
+	assert_int_equal(ptxn_place(&b, CL, PTXN_FINE, picks, n, 5, err, sizeof(err)), 0);
+	assert_int_equal(txb_txn(&b, &txn), 0);
+	*most = txn.ncmp > txn.nsucc ? txn.ncmp : txn.nsucc;
+	*most = txn.nfail > *most ? txn.nfail : *most;
+	txb_close(&b);
+}
+
+/* ptxn_place_fit: the longest prefix whose Place stays within the bound, for every bound
+ * (tasks with and without ports and distinctInstance, on two instances). */
+static void test_worker_ptxn_fit(void **state)
+{
+	struct fx *f = *state;
+	static const char *const tids[] = {"f1", "f2", "f3", "f4", "f5", "f6"};
+	static const char *const iids[] = {"i-1", "i-1", "i-2", "i-1", "i-2", "i-2"};
+	fx_instance(f, "i-1", 1000, 10000);
+	fx_instance(f, "i-2", 1000, 10000);
+	fx_task(f, "f1", 10, 8001, false);
+	fx_task(f, "f2", 10, 0, true);
+	fx_task(f, "f3", 10, 8003, true);
+	fx_task(f, "f4", 10, 0, false);
+	fx_task(f, "f5", 10, 8005, false);
+	fx_task(f, "f6", 10, 0, false);
+	fx_list(f);
+	struct ptxn_pick picks[6];
+	for (size_t i = 0; i < 6; i++) {
+		picks[i].task = cache_task(&f->c, tids[i]);
+		picks[i].inst = cache_inst(&f->c, iids[i]);
+	}
+	size_t whole;
+	fx_counts(picks, 6, &whole);
+	for (size_t max = 1; max <= whole + 1; max++) {
+		size_t m = ptxn_place_fit(picks, 6, max), most;
+		assert_true(m >= 1 && m <= 6);
+		fx_counts(picks, m, &most);
+		if (m > 1)
+			assert_true(most <= max);
+		if (m < 6) {
+			fx_counts(picks, m + 1, &most);
+			assert_true(most > max);
+		}
+	}
+	assert_int_equal(ptxn_place_fit(picks, 6, whole), 6);
+	assert_int_equal(ptxn_place_fit(picks, 0, 128), 0);
+}
+
 static void test_worker_ptxn_release_lost(void **state)
 {
 	struct fx *f = *state;
@@ -331,6 +383,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_worker_ptxn_group_commit, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_worker_ptxn_fit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_worker_ptxn_release_lost, fx_setup,
 						fx_teardown),
 	};
