@@ -58,6 +58,33 @@ static int kvmark_unlink(const char *dir, const char *name, char *errmsg, size_t
 	return 0;
 }
 
+/* DIR/name holds data, durably: written to name.new, fsynced, renamed, the directory
+ * fsynced (a torn marker must not pass for a clean close). */
+static int kvmark_put(const char *dir, const char *name, const char *data, size_t len, char *errmsg,
+		      size_t errlen)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) != 0 ||
+	    rename(tmp, path) != 0) {
+		snprintf(errmsg, errlen, "kvmark: write %.200s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return BERTH_EIO;
+	}
+	close(fd);
+	return kvmark_sync_dir(dir, errmsg, errlen);
+}
+
+/* Removes DIR/name (if there), durably. */
+static int kvmark_remove(const char *dir, const char *name, char *errmsg, size_t errlen)
+{
+	int rv = kvmark_unlink(dir, name, errmsg, errlen);
+	return rv != 0 ? rv : kvmark_sync_dir(dir, errmsg, errlen);
+}
+
 int kvmark_open(const char *dir, const char *boot_id_path, bool *discarded, char *errmsg,
 		size_t errlen)
 {
@@ -80,42 +107,19 @@ int kvmark_open(const char *dir, const char *boot_id_path, bool *discarded, char
 		snprintf(errmsg, errlen, "kvmark: %.200s: %s", path, strerror(errno));
 		return BERTH_EIO;
 	}
-	/* Written to a new file and renamed: a torn marker must not pass for a clean close. */
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	size_t len = strlen(now);
 	now[len] = '\n';
-	if (fd < 0 || write(fd, now, len + 1) != (ssize_t)(len + 1) || fsync(fd) != 0 ||
-	    rename(tmp, path) != 0) {
-		snprintf(errmsg, errlen, "kvmark: write %.200s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return BERTH_EIO;
-	}
-	close(fd);
-	return kvmark_sync_dir(dir, errmsg, errlen);
+	return kvmark_put(dir, KVMARK_FILE, now, len + 1, errmsg, errlen);
 }
 
 int kvmark_close(const char *dir, char *errmsg, size_t errlen)
 {
-	int rv = kvmark_unlink(dir, KVMARK_FILE, errmsg, errlen);
-	return rv != 0 ? rv : kvmark_sync_dir(dir, errmsg, errlen);
+	return kvmark_remove(dir, KVMARK_FILE, errmsg, errlen);
 }
 
 int kvmark_base_set(const char *dir, char *errmsg, size_t errlen)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, KVMARK_BASE);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fsync(fd) != 0) {
-		snprintf(errmsg, errlen, "kvmark: write %.200s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return BERTH_EIO;
-	}
-	close(fd);
-	return kvmark_sync_dir(dir, errmsg, errlen);
+	return kvmark_put(dir, KVMARK_BASE, "", 0, errmsg, errlen);
 }
 
 bool kvmark_base_present(const char *dir)
@@ -127,6 +131,5 @@ bool kvmark_base_present(const char *dir)
 
 int kvmark_base_clear(const char *dir, char *errmsg, size_t errlen)
 {
-	int rv = kvmark_unlink(dir, KVMARK_BASE, errmsg, errlen);
-	return rv != 0 ? rv : kvmark_sync_dir(dir, errmsg, errlen);
+	return kvmark_remove(dir, KVMARK_BASE, errmsg, errlen);
 }

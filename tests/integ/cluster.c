@@ -410,6 +410,20 @@ void cluster_kill(struct cluster *c, unsigned i)
 			(unsigned long long)m->id, (int)m->pid);
 }
 
+int cluster_crash_machine(struct cluster *c, unsigned i)
+{
+	char path[CLUSTER_PATH_BYTES + 32];
+	cluster_kill(c, i);
+	snprintf(path, sizeof(path), "%s/state/unsynced", c->m[i].dir);
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "cluster: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fputs("00000000-0000-4000-8000-000000000000\n", f); /* no boot has this id */
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 int cluster_restart(struct cluster *c, unsigned i)
 {
 	if (cluster_alive(c, i)) {

@@ -80,6 +80,11 @@ struct cluster_status {
 };
 int cluster_status(struct cluster *c, unsigned i, struct cluster_status *out);
 
+/* Kills member i (SIGKILL) and makes its state database's unsynced marker
+ * (store/kvmark.h) name another boot: as if the machine had crashed and restarted. The
+ * member's next start discards its database and rebuilds it from raft. 0 or -1. */
+int cluster_crash_machine(struct cluster *c, unsigned i);
+
 /* Runs berth-store once with the words in before (NULL-terminated) followed by member
  * i's own options (e.g. {"restore", FILE, NULL}), output appended to its log, and waits
  * for it to exit (SIGKILL after timeout_ms). 0 with the waitpid status, or -1. */

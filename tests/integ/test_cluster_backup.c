@@ -210,13 +210,7 @@ static void test_cluster_backup_restore(void **state)
 	assert_int_equal(marked, 0);
 	/* Now a member whose machine "restarted" rebuilds the restored state from raft. */
 	unsigned v = (leader + 1) % 3;
-	cluster_kill(c, v);
-	char path[CLUSTER_PATH_BYTES + 32];
-	snprintf(path, sizeof(path), "%s/state/unsynced", c->m[v].dir);
-	FILE *mk = fopen(path, "w");
-	assert_non_null(mk);
-	fputs("another-boot\n", mk);
-	assert_int_equal(fclose(mk), 0);
+	assert_int_equal(cluster_crash_machine(c, v), 0);
 	assert_int_equal(cluster_restart(c, v), 0);
 	berth_close(b);
 	b = cluster_client_only(c, v, BK_TIMEOUT_MS);
