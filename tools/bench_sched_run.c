@@ -176,6 +176,15 @@ static void sched_event(struct sched_run *run, const struct berth_event *e, uint
 	model_task_free(&t);
 }
 
+/* SIGINT or SIGTERM while the workers run: the watch loop ends within its 500 ms poll and
+ * the run cleans up as usual (workers stopped, their folder removed). */
+static volatile sig_atomic_t sched_signal;
+
+static void sched_on_signal(int sig)
+{
+	sched_signal = sig;
+}
+
 /* Watches from the last task write until every task is placed or the deadline. */
 static int sched_watch(struct sched_run *run, struct sched_result *res, uint64_t deadline)
 {
@@ -186,7 +195,7 @@ static int sched_watch(struct sched_run *run, struct sched_result *res, uint64_t
 	uint64_t last_ns = run->first_write_ns;
 	int rv = 0;
 	model_key_prefix(prefix, MODEL_KEY_TASK, cfg->cluster, NULL);
-	while (res->placed < cfg->tasks && bench_now_ns() < deadline) {
+	while (res->placed < cfg->tasks && bench_now_ns() < deadline && sched_signal == 0) {
 		if (w == NULL) {
 			struct berth_watch_options o = {
 				.key = prefix, .klen = strlen(prefix), .prefix = true, .rev = from};
@@ -242,6 +251,11 @@ int sched_measure(struct sched_run *run, struct sched_result *res)
 	}
 	uint64_t deadline = bench_now_ns() + (uint64_t)(cfg->timeout_s * 1e9);
 	int rv = 0;
+	struct sigaction sa = {.sa_handler = sched_on_signal}, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sched_signal = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	run->workers_ns = bench_now_ns();
 	for (size_t k = 0; k < cfg->workers && rv == 0; k++)
 		if (sched_start_worker(run, k) != 0)
@@ -252,6 +266,13 @@ int sched_measure(struct sched_run *run, struct sched_result *res)
 	for (size_t k = 0; k < cfg->workers; k++)
 		sched_read_worker(run, k, res);
 	rmdir(run->dir);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (sched_signal != 0) {
+		fprintf(stderr, "berth-bench sched: interrupted by signal %d: workers stopped\n",
+			(int)sched_signal);
+		rv = BENCH_EXIT_FAIL;
+	}
 	struct bench_lat lat = {0};
 	for (uint64_t i = 0; i < cfg->tasks && rv == 0; i++)
 		if (run->placed_ns[i] != 0 &&

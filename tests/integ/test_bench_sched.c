@@ -1,7 +1,8 @@
 /* tests/integ/test_bench_sched.c: `berth-bench sched` as the program against three real
  * members: a small run with two workers places every task, reports commits, conflicts
  * and quality consistent with its input, and leaves none of its keys behind; bad command
- * lines exit 2 with a message naming the option and write nothing. */
+ * lines exit 2 with a message naming the option and write nothing; SIGINT during a run
+ * stops the workers and removes the run's folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,21 +13,21 @@
 #include "tests/integ/child.h"
 #include "tests/integ/integ.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char t_eps[256];
 
-/* Runs berth-bench sched with args (NULL-terminated) into log and asserts its exit status
- * (the log printed when it differs). */
-static void t_bench(struct integ *f, const char *log, const char *const *args, int want)
+/* berth-bench sched's command line with args (NULL-terminated) after the common part. */
+static void t_argv(const char *const *args, char *argv[40])
 {
 	const char *bin = getenv("BERTH_BENCH_BIN");
 	const char *wbin = getenv("BERTH_WORKER_BIN");
-	char *argv[40];
 	unsigned k = 0;
 	argv[k++] = (char *)(bin != NULL ? bin : "build/berth-bench");
 	argv[k++] = "sched";
@@ -37,6 +38,14 @@ static void t_bench(struct integ *f, const char *log, const char *const *args, i
 	for (unsigned i = 0; args[i] != NULL && k < 39; i++)
 		argv[k++] = (char *)args[i];
 	argv[k] = NULL;
+}
+
+/* Runs berth-bench sched with args (NULL-terminated) into log and asserts its exit status
+ * (the log printed when it differs). */
+static void t_bench(struct integ *f, const char *log, const char *const *args, int want)
+{
+	char *argv[40];
+	t_argv(args, argv);
 	char path[CHILD_PATH_BYTES];
 	snprintf(path, sizeof(path), "%s/%s", f->c.root, log);
 	assert_int_equal(child_run(path, argv, 120000, want), 0);
@@ -62,6 +71,59 @@ static void t_absent(struct berth *b, const char *key)
 	assert_int_equal(berth_get(b, key, strlen(key), 0, false, &r), 0);
 	assert_null(berth_result_kv(&r));
 	berth_result_free(&r);
+}
+
+/* The entries of dir other than . and .. */
+static unsigned t_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/* SIGINT while the workers place (slowly: one task per transaction, one in flight): the
+ * bench stops them, removes its folder (under TMPDIR) and exits 1 saying why. */
+static void t_interrupt(struct integ *f)
+{
+	char tmpd[CHILD_PATH_BYTES], log[CHILD_PATH_BYTES], *argv[40];
+	snprintf(tmpd, sizeof(tmpd), "%s/tmpdir", f->c.root);
+	snprintf(log, sizeof(log), "%s/interrupt.log", f->c.root);
+	assert_int_equal(mkdir(tmpd, 0700), 0);
+	t_argv((const char *const[]){"--instances", "100", "--tasks", "20000", "--workers", "1",
+				     "--batch", "1", "--max-inflight", "1", "--cluster", "tint",
+				     "--timeout", "120", NULL},
+	       argv);
+	const char *old = getenv("TMPDIR");
+	char saved[CHILD_PATH_BYTES];
+	snprintf(saved, sizeof(saved), "%s", old != NULL ? old : "");
+	setenv("TMPDIR", tmpd, 1);
+	struct child ch = {0};
+	int rv = child_start(&ch, log, argv);
+	if (old != NULL)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	assert_int_equal(rv, 0);
+	uint64_t deadline = cluster_now_ms() + 60000;
+	while (t_entries(tmpd) == 0 && cluster_now_ms() < deadline &&
+	       child_wait(&ch, 50, NULL) != 0)
+		;
+	assert_int_equal(t_entries(tmpd), 1); /* the workers' folder: they run */
+	int st;
+	assert_int_equal(child_stop(&ch, SIGINT, 30000, &st), 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 ||
+	    !child_log_has(&ch, "interrupted by signal 2"))
+		child_dump_log(&ch, 30);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(child_log_has(&ch, "interrupted by signal 2"));
+	assert_int_equal(t_entries(tmpd), 0);
+	assert_int_equal(rmdir(tmpd), 0);
 }
 
 static void test_bench_sched_run(void **state)
@@ -139,6 +201,7 @@ static void test_bench_sched_run(void **state)
 	assert_non_null(b);
 	t_absent(b, "/berth/c/tbad/instances/i000000");
 	berth_close(b);
+	t_interrupt(f);
 	integ_finish(f);
 }
 
